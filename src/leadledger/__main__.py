@@ -1,0 +1,3 @@
+from leadledger.cli import main
+
+main()
