@@ -1,0 +1,45 @@
+"""The FastAPI application factory. ``leadledger serve`` runs it under uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from fastapi import FastAPI
+
+from leadledger import __version__
+from leadledger.api import health
+from leadledger.api.errors import install_error_handlers
+from leadledger.campaigns.router import router as campaigns_router
+from leadledger.db import AsyncDatabase, Settings
+from leadledger.db.pool import resolve_database_url
+from leadledger.leads.router import router as leads_router
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    """Build the app. The pool opens at startup without waiting for the server, so a service
+    whose database is down still starts and reports 503 on /api/health."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if database_url is None:
+            url, embedded = await anyio.to_thread.run_sync(resolve_database_url, settings)
+        else:
+            url, embedded = database_url, None
+        db = AsyncDatabase(url, settings, embedded=embedded)
+        await db.open()
+        app.state.db = db
+        app.state.settings = settings
+        try:
+            yield
+        finally:
+            await db.close()
+
+    app = FastAPI(title="leadledger", version=__version__, lifespan=lifespan)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(campaigns_router)
+    app.include_router(leads_router)
+    return app

@@ -1,0 +1,184 @@
+"""The ``leadledger`` command: assembles the commands of the core and of every domain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.table import Table
+
+from leadledger import __version__
+from leadledger.campaigns import cli as campaigns_cli
+from leadledger.campaigns import demo as campaigns_demo
+from leadledger.cli_common import cli_errors, console, err_console, load_settings, open_database
+from leadledger.db.migrations import MigrationRunner, export_supabase
+from leadledger.db.pool import direct_connection
+from leadledger.etl import cli as etl_cli
+from leadledger.etl import demo as etl_demo
+from leadledger.leads import cli as leads_cli
+from leadledger.leads import demo as leads_demo
+from leadledger.log import configure_logging
+
+app = typer.Typer(
+    name="leadledger",
+    help="PostgreSQL-native backend for lead-generation platforms.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database: migrations, status, URL.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(campaigns_cli.app, name="campaigns")
+app.add_typer(leads_cli.leads_app, name="leads")
+app.add_typer(leads_cli.users_app, name="users")
+app.add_typer(leads_cli.whatsapp_app, name="whatsapp")
+app.add_typer(etl_cli.app, name="etl")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"leadledger {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+    log_level: Annotated[str, typer.Option(help="Log level for leadledger's own logs.")] = "WARNING",
+    log_json: Annotated[bool, typer.Option(help="Write logs as JSON lines.")] = False,
+) -> None:
+    configure_logging(log_level, json=log_json)
+
+
+def _status_table(runner: MigrationRunner) -> Table:
+    table = Table(title="migrations")
+    table.add_column("version")
+    table.add_column("name")
+    table.add_column("package")
+    table.add_column("applied at")
+    table.add_column("checksum")
+    for state in runner.status():
+        checksum = {None: "", True: "ok", False: "[red]CHANGED[/]"}[state.checksum_ok]
+        table.add_row(
+            state.version,
+            state.name,
+            state.migration.package if state.migration else "[red]unknown[/]",
+            f"{state.applied_at:%Y-%m-%d %H:%M:%S}" if state.applied_at else "[yellow]pending[/]",
+            checksum,
+        )
+    return table
+
+
+@db_app.command("up")
+@cli_errors
+def db_up(
+    to: Annotated[str | None, typer.Option(help="Stop after this version.")] = None,
+) -> None:
+    """Apply pending migrations (safe to run from many processes at once)."""
+    with direct_connection(load_settings()) as (conn, _url):
+        done = MigrationRunner(conn).upgrade(to)
+    if done:
+        for m in done:
+            console.print(f"applied {m.filename}")
+    else:
+        console.print("nothing to apply: the database is up to date")
+
+
+@db_app.command("down")
+@cli_errors
+def db_down(
+    to: Annotated[
+        str | None,
+        typer.Option(help="Roll back everything newer than this version; 0 rolls back all."),
+    ] = None,
+) -> None:
+    """Roll back the latest migration, or down to --to VERSION (0: everything)."""
+    with direct_connection(load_settings()) as (conn, _url):
+        done = MigrationRunner(conn).downgrade(to)
+    if done:
+        for m in done:
+            console.print(f"rolled back {m.filename}")
+    else:
+        console.print("nothing to roll back")
+
+
+@db_app.command("status")
+@cli_errors
+def db_status() -> None:
+    """Show every migration, applied or pending, and whether its file is unchanged."""
+    with direct_connection(load_settings()) as (conn, _url):
+        console.print(_status_table(MigrationRunner(conn)))
+
+
+@db_app.command("url")
+@cli_errors
+def db_url() -> None:
+    """Print the database URL in use (starting the embedded server if none is configured)."""
+    settings = load_settings()
+    with direct_connection(settings) as (_conn, url):
+        print(url)
+    if not settings.database_url:
+        err_console.print(
+            "note: embedded server; it runs while a leadledger process (serve, demo) uses it",
+            highlight=False,
+        )
+
+
+@db_app.command("export-supabase")
+@cli_errors
+def db_export_supabase(
+    target: Annotated[Path, typer.Argument(help="The supabase/migrations folder.")] = Path(
+        "supabase/migrations"
+    ),
+) -> None:
+    """Write every migration into a Supabase CLI migrations folder, unchanged."""
+    for path in export_supabase(target):
+        console.print(f"wrote {path}")
+
+
+@app.command()
+@cli_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+) -> None:
+    """Run the HTTP service (uvicorn)."""
+    import uvicorn
+
+    from leadledger.api import create_app
+
+    settings = load_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=port or settings.api_port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command()
+@cli_errors
+def demo() -> None:
+    """Walk through leadledger on the configured database (the embedded one by default)."""
+    settings = load_settings()
+    with open_database(settings) as db:
+        where = "embedded PostgreSQL" if not settings.database_url else "configured database"
+        with psycopg.connect(db.url, autocommit=True) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+            console.rule(f"leadledger {__version__} demo")
+            console.print(f"database: {where}, PostgreSQL {version[0] if version else '?'}")
+            runner = MigrationRunner(conn)
+            done = runner.upgrade()
+            console.print(f"migrations applied now: {len(done)}")
+            console.print(_status_table(runner))
+        campaigns_demo.run(db, console)
+        leads_demo.run(db, settings, console)
+        etl_demo.run(db, console)
+        console.rule("done")
+
+
+def main() -> None:
+    app()
