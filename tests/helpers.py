@@ -1,0 +1,132 @@
+"""Helpers shared by tests (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from leadledger.db.rpc import build_call
+
+Conn = psycopg.Connection[Any]
+Envelope = dict[str, Any]
+
+_SYSTEM = "n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'"
+
+# The non-owner grants of an ACL (owners' implicit rights differ between server versions).
+_GRANTS = """
+CREATE OR REPLACE FUNCTION pg_temp.grants(p_acl aclitem[], p_owner oid) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(string_agg(
+               CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END
+               || ':' || a.privilege_type, ',' ORDER BY 1), '')
+      FROM aclexplode(coalesce(p_acl, acldefault('f', p_owner))) a
+     WHERE a.grantee <> p_owner
+$$
+"""
+
+CATALOG_SNAPSHOT = f"""
+SELECT 'schema ' || n.nspname || ' ' || pg_temp.grants(n.nspacl, n.nspowner)
+  FROM pg_namespace n WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
+UNION ALL
+SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text || ' '
+       || pg_temp.grants(c.relacl, c.relowner)
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
+UNION ALL
+SELECT 'column ' || a.attrelid::regclass::text || '.' || a.attname || ' '
+       || format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text || ' '
+       || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE a.attnum > 0 AND NOT a.attisdropped AND {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
+UNION ALL
+SELECT 'constraint ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' || pg_get_constraintdef(c.oid)
+  FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+ WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s) AND c.contype <> 'n'  -- PG 18 lists NOT NULL here
+UNION ALL
+SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid)) || ' '
+       || pg_temp.grants(p.proacl, p.proowner)
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s) AND p.prokind IN ('f', 'p', 'w')
+UNION ALL
+SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s) AND t.typtype IN ('e', 'd', 'c')
+   AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+UNION ALL
+SELECT 'enum ' || e.enumtypid::regtype::text || ' ' || e.enumlabel
+  FROM pg_enum e
+UNION ALL
+SELECT 'trigger ' || tg.tgrelid::regclass::text || ' ' || tg.tgname
+  FROM pg_trigger tg WHERE NOT tg.tgisinternal
+UNION ALL
+SELECT 'extension ' || x.extname FROM pg_extension x WHERE x.extname <> 'plpgsql'
+ORDER BY 1
+"""
+
+
+def catalog_snapshot(conn: psycopg.Connection[Any], exclude: tuple[str, ...] = ()) -> list[str]:
+    """Every user-visible object of the database as sorted text lines, for schema diffs."""
+    conn.execute(_GRANTS)
+    rows = conn.execute(CATALOG_SNAPSHOT, {"exclude": list(exclude)}).fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def scalar(conn: psycopg.Connection[Any], query: str, *params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def call_sql(conn: Conn, function: str, **params: Any) -> Envelope:
+    """The raw envelope of one call, rendered exactly as the client renders it."""
+    statement, values = build_call(function, params, rows=False)
+    with psycopg.ClientCursor(conn) as cur:
+        row = cur.execute(statement, values).fetchone()
+    assert row is not None
+    result: Envelope = row[0]
+    return result
+
+
+def fetch_sql(conn: Conn, function: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of a table-returning function, called as the client calls it."""
+    statement, values = build_call(function, params, rows=True)
+    with psycopg.ClientCursor(conn, row_factory=dict_row) as cur:
+        return cur.execute(statement, values).fetchall()
+
+
+def ok(conn: Conn, function: str, **params: Any) -> Envelope:
+    """Call and insist on success."""
+    result = call_sql(conn, function, **params)
+    assert result["success"] is True, result
+    return result
+
+
+def rows(conn: Conn, query: str, *params: Any) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def one(conn: Conn, query: str, *params: Any) -> dict[str, Any]:
+    found = rows(conn, query, *params)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def value(conn: Conn, query: str, *params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def tables_state(conn: Conn, tables: tuple[str, ...]) -> dict[str, tuple[int, str]]:
+    """Row count and a digest of every row of each table: any insert, update or delete changes it."""
+    query = " UNION ALL ".join(
+        f"SELECT '{t}', count(*), coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '')"
+        f" FROM public.{t} x"
+        for t in tables
+    )
+    return {str(name): (int(n), str(digest)) for name, n, digest in conn.execute(query).fetchall()}
