@@ -1,0 +1,1 @@
+"""Benchmarks; each module's docstring says what it measures and against what."""

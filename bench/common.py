@@ -1,0 +1,78 @@
+"""Shared by the benchmarks: which server, a fresh migrated database, and how to report.
+
+``BENCH_DATABASE_URL`` selects the server; without it an embedded server is started in a
+temporary directory. Timings are medians over repeated runs (the machines are small and noisy).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+from leadledger.db.embedded import EmbeddedServer
+from leadledger.db.migrations import MigrationRunner
+
+
+@contextmanager
+def server_url() -> Iterator[str]:
+    url = os.environ.get("BENCH_DATABASE_URL")
+    if url:
+        yield url
+        return
+    with tempfile.TemporaryDirectory(prefix="leadledger-bench-") as tmp:
+        server = EmbeddedServer(Path(tmp) / "pgdata", cleanup="delete")
+        try:
+            yield server.start("postgres")
+        finally:
+            server.stop()
+
+
+def server_label(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    kind = "external" if os.environ.get("BENCH_DATABASE_URL") else "embedded"
+    return f"PostgreSQL {row[0] if row else '?'} ({kind})"
+
+
+@contextmanager
+def migrated_database(url: str, *, migrate: bool = True) -> Iterator[str]:
+    name = f"llbench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    db_url = make_conninfo(url, dbname=name)
+    try:
+        if migrate:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                MigrationRunner(conn).upgrade()
+        yield db_url
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 3)
+
+
+def percentile_ms(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return round(ordered[index] * 1000, 3)
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    import time
+
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
