@@ -1,0 +1,429 @@
+"""Typed clients of the campaign domain, sync (:class:`CampaignsClient`) and async
+(:class:`AsyncCampaignsClient`). Method names follow the seed's campaign manager; each method is
+one stored-function call through :mod:`leadledger.db.rpc` (batch and cost calls retry 5 times).
+
+Both clients share :class:`_Calls`, which turns arguments into a
+:class:`~leadledger.db.calls.Call`; the two classes only execute it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, TypeAdapter
+
+from leadledger.campaigns.models import (
+    BatchResult,
+    BusinessForEnrichment,
+    CampaignCreate,
+    CampaignCreated,
+    CampaignOverview,
+    CampaignStatistics,
+    CampaignStatus,
+    CampaignSummary,
+    ClaimResult,
+    CostService,
+    CostTracked,
+    CoverageUpdated,
+    EnrichmentBatchResult,
+    EnrichmentSaved,
+    EnrichmentType,
+    TransitionResult,
+    VerificationResult,
+)
+from leadledger.db.calls import AsyncCaller, Call, SyncCaller
+
+#: Attempts for batch and cost calls (the issue: "Batch and cost calls retry 5 times").
+BATCH_ATTEMPTS = 5
+
+
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+_CREATED = _adapter(CampaignCreated)
+_BATCH = _adapter(BatchResult)
+_STATS = _adapter(CampaignStatistics)
+_COST = _adapter(CostTracked)
+_COVERAGE = _adapter(CoverageUpdated)
+_ENRICH_BATCH = _adapter(EnrichmentBatchResult)
+_ENRICH_ONE = _adapter(EnrichmentSaved)
+_VERIFY = _adapter(VerificationResult)
+_PENDING = _adapter(list[BusinessForEnrichment])
+_CLAIM = _adapter(ClaimResult)
+_TRANSITION = _adapter(TransitionResult)
+_OVERVIEW = _adapter(CampaignOverview)
+_SUMMARIES = _adapter(list[CampaignSummary])
+
+
+def _dump(value: Mapping[str, Any] | BaseModel) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_none=True)
+    return dict(value)
+
+
+class _Calls:
+    """One method per operation: arguments in, :class:`Call` out. No I/O."""
+
+    @staticmethod
+    def create_campaign(campaign: CampaignCreate) -> Call[CampaignCreated]:
+        return Call(
+            "create_campaign_with_coverage",
+            {"p_campaign_data": campaign.campaign_data(), "p_zip_codes": campaign.zip_code_items()},
+            _CREATED,
+        )
+
+    @staticmethod
+    def save_businesses_batch(
+        campaign_id: UUID, zip_code: str | None, businesses: Sequence[Mapping[str, Any]]
+    ) -> Call[BatchResult]:
+        return Call(
+            "insert_businesses_batch",
+            {"p_campaign_id": campaign_id, "p_zip_code": zip_code, "p_businesses": list(businesses)},
+            _BATCH,
+            attempts=BATCH_ATTEMPTS,
+        )
+
+    @staticmethod
+    def update_statistics(campaign_id: UUID) -> Call[CampaignStatistics]:
+        return Call("update_campaign_statistics", {"p_campaign_id": campaign_id}, _STATS)
+
+    @staticmethod
+    def track_campaign_cost(
+        campaign_id: UUID,
+        service: CostService | str,
+        items_processed: int,
+        cost_usd: Decimal | float | str,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Call[CostTracked]:
+        return Call(
+            "track_campaign_cost",
+            {
+                "p_campaign_id": campaign_id,
+                "p_service": str(service),
+                "p_items_processed": items_processed,
+                "p_cost_usd": Decimal(str(cost_usd)),
+                "p_metadata": dict(metadata) if metadata is not None else None,
+            },
+            _COST,
+            attempts=BATCH_ATTEMPTS,
+        )
+
+    @staticmethod
+    def update_coverage_status(
+        campaign_id: UUID,
+        zip_code: str,
+        businesses_found: int,
+        emails_found: int,
+        actual_cost: Decimal | float | str,
+    ) -> Call[CoverageUpdated]:
+        return Call(
+            "update_coverage_status",
+            {
+                "p_campaign_id": campaign_id,
+                "p_zip_code": zip_code,
+                "p_businesses_found": businesses_found,
+                "p_emails_found": emails_found,
+                "p_actual_cost": Decimal(str(actual_cost)),
+            },
+            _COVERAGE,
+        )
+
+    @staticmethod
+    def save_enrichment_batch(
+        enrichment_type: EnrichmentType | str, enrichments: Sequence[Mapping[str, Any] | BaseModel]
+    ) -> Call[EnrichmentBatchResult]:
+        return Call(
+            "update_enrichment_batch",
+            {"p_enrichment_type": str(enrichment_type), "p_enrichments": [_dump(e) for e in enrichments]},
+            _ENRICH_BATCH,
+            attempts=BATCH_ATTEMPTS,
+        )
+
+    @staticmethod
+    def save_enrichment(
+        enrichment_type: EnrichmentType | str,
+        business_id: UUID,
+        campaign_id: UUID,
+        enrichment: Mapping[str, Any],
+    ) -> Call[EnrichmentSaved]:
+        function = f"save_{EnrichmentType(enrichment_type).value}_enrichment"
+        return Call(
+            function,
+            {"p_business_id": business_id, "p_campaign_id": campaign_id, "p_enrichment": dict(enrichment)},
+            _ENRICH_ONE,
+        )
+
+    @staticmethod
+    def update_email_verification(
+        business_id: UUID, email: str, verification_data: Mapping[str, Any]
+    ) -> Call[VerificationResult]:
+        return Call(
+            "update_email_verification",
+            {"p_business_id": business_id, "p_email": email, "p_verification_data": dict(verification_data)},
+            _VERIFY,
+        )
+
+    @staticmethod
+    def get_businesses_for_enrichment(
+        campaign_id: UUID, enrichment_type: EnrichmentType | str, limit: int = 100, offset: int = 0
+    ) -> Call[list[BusinessForEnrichment]]:
+        return Call(
+            "get_businesses_for_enrichment",
+            {
+                "p_campaign_id": campaign_id,
+                "p_enrichment_type": str(enrichment_type),
+                "p_limit": limit,
+                "p_offset": offset,
+            },
+            _PENDING,
+            rows=True,
+        )
+
+    @staticmethod
+    def claim_for_enrichment(
+        campaign_id: UUID,
+        enrichment_type: EnrichmentType | str,
+        worker: str,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> Call[ClaimResult]:
+        return Call(
+            "claim_businesses_for_enrichment",
+            {
+                "p_campaign_id": campaign_id,
+                "p_enrichment_type": str(enrichment_type),
+                "p_worker": worker,
+                "p_limit": limit,
+                "p_lease": lease,
+            },
+            _CLAIM,
+        )
+
+    @staticmethod
+    def transition_status(
+        campaign_id: UUID, new_status: CampaignStatus | str, reason: str | None = None
+    ) -> Call[TransitionResult]:
+        return Call(
+            "transition_campaign_status",
+            {"p_campaign_id": campaign_id, "p_new_status": str(new_status), "p_reason": reason},
+            _TRANSITION,
+        )
+
+    @staticmethod
+    def get_campaign(campaign_id: UUID) -> Call[CampaignOverview]:
+        return Call("get_campaign_overview", {"p_campaign_id": campaign_id}, _OVERVIEW)
+
+    @staticmethod
+    def list_campaigns(
+        limit: int = 50,
+        before: tuple[datetime, UUID] | None = None,
+        status: CampaignStatus | str | None = None,
+    ) -> Call[list[CampaignSummary]]:
+        return Call(
+            "list_campaigns",
+            {
+                "p_limit": limit,
+                "p_before_created_at": before[0] if before else None,
+                "p_before_id": before[1] if before else None,
+                "p_status": str(status) if status is not None else None,
+            },
+            _SUMMARIES,
+            rows=True,
+        )
+
+
+class CampaignsClient(SyncCaller):
+    """The campaign domain over a :class:`~leadledger.db.Database` (threads, scripts, CLI)."""
+
+    def create_campaign(self, campaign: CampaignCreate) -> CampaignCreated:
+        return self._run(_Calls.create_campaign(campaign))
+
+    def save_businesses_batch(
+        self, campaign_id: UUID, zip_code: str | None, businesses: Sequence[Mapping[str, Any]]
+    ) -> BatchResult:
+        return self._run(_Calls.save_businesses_batch(campaign_id, zip_code, businesses))
+
+    def update_statistics(self, campaign_id: UUID) -> CampaignStatistics:
+        return self._run(_Calls.update_statistics(campaign_id))
+
+    def track_campaign_cost(
+        self,
+        campaign_id: UUID,
+        service: CostService | str,
+        items_processed: int,
+        cost_usd: Decimal | float | str,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CostTracked:
+        return self._run(
+            _Calls.track_campaign_cost(campaign_id, service, items_processed, cost_usd, metadata)
+        )
+
+    def update_coverage_status(
+        self,
+        campaign_id: UUID,
+        zip_code: str,
+        businesses_found: int,
+        emails_found: int,
+        actual_cost: Decimal | float | str,
+    ) -> CoverageUpdated:
+        return self._run(
+            _Calls.update_coverage_status(campaign_id, zip_code, businesses_found, emails_found, actual_cost)
+        )
+
+    def save_enrichment_batch(
+        self, enrichment_type: EnrichmentType | str, enrichments: Sequence[Mapping[str, Any] | BaseModel]
+    ) -> EnrichmentBatchResult:
+        return self._run(_Calls.save_enrichment_batch(enrichment_type, enrichments))
+
+    def save_facebook_enrichment(
+        self, business_id: UUID, campaign_id: UUID, enrichment: Mapping[str, Any]
+    ) -> EnrichmentSaved:
+        return self._run(
+            _Calls.save_enrichment(EnrichmentType.FACEBOOK, business_id, campaign_id, enrichment)
+        )
+
+    def save_linkedin_enrichment(
+        self, business_id: UUID, campaign_id: UUID, enrichment: Mapping[str, Any]
+    ) -> EnrichmentSaved:
+        return self._run(
+            _Calls.save_enrichment(EnrichmentType.LINKEDIN, business_id, campaign_id, enrichment)
+        )
+
+    def update_email_verification(
+        self, business_id: UUID, email: str, verification_data: Mapping[str, Any]
+    ) -> VerificationResult:
+        return self._run(_Calls.update_email_verification(business_id, email, verification_data))
+
+    def get_businesses_for_enrichment(
+        self, campaign_id: UUID, enrichment_type: EnrichmentType | str, limit: int = 100, offset: int = 0
+    ) -> list[BusinessForEnrichment]:
+        return self._run(_Calls.get_businesses_for_enrichment(campaign_id, enrichment_type, limit, offset))
+
+    def claim_for_enrichment(
+        self,
+        campaign_id: UUID,
+        enrichment_type: EnrichmentType | str,
+        worker: str,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> ClaimResult:
+        return self._run(_Calls.claim_for_enrichment(campaign_id, enrichment_type, worker, limit, lease))
+
+    def transition_status(
+        self, campaign_id: UUID, new_status: CampaignStatus | str, reason: str | None = None
+    ) -> TransitionResult:
+        return self._run(_Calls.transition_status(campaign_id, new_status, reason))
+
+    def get_campaign(self, campaign_id: UUID) -> CampaignOverview:
+        return self._run(_Calls.get_campaign(campaign_id))
+
+    def list_campaigns(
+        self,
+        limit: int = 50,
+        before: tuple[datetime, UUID] | None = None,
+        status: CampaignStatus | str | None = None,
+    ) -> list[CampaignSummary]:
+        return self._run(_Calls.list_campaigns(limit, before, status))
+
+
+class AsyncCampaignsClient(AsyncCaller):
+    """The campaign domain over an :class:`~leadledger.db.AsyncDatabase` (the HTTP API)."""
+
+    async def create_campaign(self, campaign: CampaignCreate) -> CampaignCreated:
+        return await self._run(_Calls.create_campaign(campaign))
+
+    async def save_businesses_batch(
+        self, campaign_id: UUID, zip_code: str | None, businesses: Sequence[Mapping[str, Any]]
+    ) -> BatchResult:
+        return await self._run(_Calls.save_businesses_batch(campaign_id, zip_code, businesses))
+
+    async def update_statistics(self, campaign_id: UUID) -> CampaignStatistics:
+        return await self._run(_Calls.update_statistics(campaign_id))
+
+    async def track_campaign_cost(
+        self,
+        campaign_id: UUID,
+        service: CostService | str,
+        items_processed: int,
+        cost_usd: Decimal | float | str,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> CostTracked:
+        return await self._run(
+            _Calls.track_campaign_cost(campaign_id, service, items_processed, cost_usd, metadata)
+        )
+
+    async def update_coverage_status(
+        self,
+        campaign_id: UUID,
+        zip_code: str,
+        businesses_found: int,
+        emails_found: int,
+        actual_cost: Decimal | float | str,
+    ) -> CoverageUpdated:
+        return await self._run(
+            _Calls.update_coverage_status(campaign_id, zip_code, businesses_found, emails_found, actual_cost)
+        )
+
+    async def save_enrichment_batch(
+        self, enrichment_type: EnrichmentType | str, enrichments: Sequence[Mapping[str, Any] | BaseModel]
+    ) -> EnrichmentBatchResult:
+        return await self._run(_Calls.save_enrichment_batch(enrichment_type, enrichments))
+
+    async def save_facebook_enrichment(
+        self, business_id: UUID, campaign_id: UUID, enrichment: Mapping[str, Any]
+    ) -> EnrichmentSaved:
+        return await self._run(
+            _Calls.save_enrichment(EnrichmentType.FACEBOOK, business_id, campaign_id, enrichment)
+        )
+
+    async def save_linkedin_enrichment(
+        self, business_id: UUID, campaign_id: UUID, enrichment: Mapping[str, Any]
+    ) -> EnrichmentSaved:
+        return await self._run(
+            _Calls.save_enrichment(EnrichmentType.LINKEDIN, business_id, campaign_id, enrichment)
+        )
+
+    async def update_email_verification(
+        self, business_id: UUID, email: str, verification_data: Mapping[str, Any]
+    ) -> VerificationResult:
+        return await self._run(_Calls.update_email_verification(business_id, email, verification_data))
+
+    async def get_businesses_for_enrichment(
+        self, campaign_id: UUID, enrichment_type: EnrichmentType | str, limit: int = 100, offset: int = 0
+    ) -> list[BusinessForEnrichment]:
+        return await self._run(
+            _Calls.get_businesses_for_enrichment(campaign_id, enrichment_type, limit, offset)
+        )
+
+    async def claim_for_enrichment(
+        self,
+        campaign_id: UUID,
+        enrichment_type: EnrichmentType | str,
+        worker: str,
+        limit: int = 100,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> ClaimResult:
+        return await self._run(
+            _Calls.claim_for_enrichment(campaign_id, enrichment_type, worker, limit, lease)
+        )
+
+    async def transition_status(
+        self, campaign_id: UUID, new_status: CampaignStatus | str, reason: str | None = None
+    ) -> TransitionResult:
+        return await self._run(_Calls.transition_status(campaign_id, new_status, reason))
+
+    async def get_campaign(self, campaign_id: UUID) -> CampaignOverview:
+        return await self._run(_Calls.get_campaign(campaign_id))
+
+    async def list_campaigns(
+        self,
+        limit: int = 50,
+        before: tuple[datetime, UUID] | None = None,
+        status: CampaignStatus | str | None = None,
+    ) -> list[CampaignSummary]:
+        return await self._run(_Calls.list_campaigns(limit, before, status))
