@@ -1,0 +1,150 @@
+"""Campaign creation: ``create_campaign_with_coverage`` versus the application-level way.
+
+A campaign with N ZIP codes (objects ``{zip_code, keywords, max_results, estimated_cost}``),
+rounds interleaved:
+
+* ``create_campaign_with_coverage``: ``Database.call``, one statement (validation, both inserts
+  and the cost sum in the function's transaction);
+* Python, one INSERT per ZIP: validate in Python, then in one transaction insert the campaign
+  (``RETURNING id``) and send one INSERT per ZIP (a round trip each), then commit;
+* Python, executemany: the same with the ZIP inserts sent by ``executemany`` (pipelined), to
+  show how much of the difference is round trips.
+
+    python -m bench.campaigns_create     # BENCH_DATABASE_URL=... for another server
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from functools import partial
+from typing import Any
+
+import psycopg
+
+from bench.campaigns_common import (
+    campaign_data,
+    campaign_database,
+    fmt_ms,
+    pooled,
+    print_table,
+    sql_fingerprint,
+    zip_items,
+)
+from bench.common import server_label, server_url, timed
+
+ZIP_COUNTS = (1, 10, 100, 500)
+ROUNDS = 25
+WARMUP = 3
+_ZIP = re.compile(r"^[0-9]{5}$")
+
+INSERT_CAMPAIGN = (
+    "INSERT INTO gmaps_campaigns (name, description, keywords, location, coverage_profile,"
+    " target_zip_count, estimated_cost) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+)
+INSERT_ZIP = (
+    "INSERT INTO gmaps_campaign_coverage (campaign_id, zip_code, keywords, max_results, estimated_cost)"
+    " VALUES (%s, %s, %s, %s, %s)"
+)
+
+METHODS = ("create_campaign_with_coverage", "Python, one INSERT per ZIP", "Python, executemany")
+
+Creator = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+
+
+def validated(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> Decimal:
+    """What the application must check before writing (the function checks the same)."""
+    if not str(campaign.get("name") or "").strip():
+        raise ValueError("name is required")
+    if not zips:
+        raise ValueError("at least one ZIP")
+    seen: set[str] = set()
+    for item in zips:
+        code = item["zip_code"]
+        if not _ZIP.match(code) or code in seen:
+            raise ValueError(f"bad or repeated ZIP {code}")
+        seen.add(code)
+    return sum((Decimal(item.get("estimated_cost", 0)) for item in zips), Decimal(0))
+
+
+def main() -> None:
+    fingerprint = sql_fingerprint()
+    with server_url() as url, campaign_database(url) as db_url:
+        label = server_label(url)
+        with pooled(db_url, 1) as db, psycopg.connect(db_url, autocommit=True) as conn:
+
+            def function(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
+                result = db.call("create_campaign_with_coverage", p_campaign_data=campaign, p_zip_codes=zips)
+                assert result["zip_count"] == len(zips)
+
+            def insert_campaign(
+                cur: psycopg.Cursor[Any], campaign: dict[str, Any], zips: list[Any]
+            ) -> uuid.UUID:
+                total = validated(campaign, zips)
+                row = cur.execute(
+                    INSERT_CAMPAIGN,
+                    (
+                        campaign["name"],
+                        campaign["description"],
+                        campaign["keywords"],
+                        campaign["location"],
+                        campaign["coverage_profile"],
+                        len(zips),
+                        total,
+                    ),
+                ).fetchone()
+                assert row is not None
+                campaign_id: uuid.UUID = row[0]
+                return campaign_id
+
+            def zip_row(campaign_id: uuid.UUID, item: dict[str, Any]) -> tuple[Any, ...]:
+                return (
+                    campaign_id,
+                    item["zip_code"],
+                    item["keywords"],
+                    item["max_results"],
+                    item["estimated_cost"],
+                )
+
+            def per_zip(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
+                with conn.transaction(), conn.cursor() as cur:
+                    campaign_id = insert_campaign(cur, campaign, zips)
+                    for item in zips:
+                        cur.execute(INSERT_ZIP, zip_row(campaign_id, item))
+
+            def many(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
+                with conn.transaction(), conn.cursor() as cur:
+                    campaign_id = insert_campaign(cur, campaign, zips)
+                    cur.executemany(INSERT_ZIP, [zip_row(campaign_id, item) for item in zips])
+
+            creators: dict[str, Creator] = dict(zip(METHODS, (function, per_zip, many), strict=True))
+            samples: dict[tuple[int, str], list[float]] = {}
+            for count in ZIP_COUNTS:
+                zips = zip_items(count)
+                for method in METHODS:  # warm-up: plans and prepared statements cached
+                    for _ in range(WARMUP):
+                        creators[method](campaign_data("warm-up"), zips)
+                for round_no in range(ROUNDS):
+                    order = METHODS[round_no % len(METHODS) :] + METHODS[: round_no % len(METHODS)]
+                    for method in order:
+                        creator = creators[method]
+                        campaign = campaign_data(f"create {count} {round_no}")
+                        samples.setdefault((count, method), []).append(
+                            timed(partial(creator, campaign, zips))
+                        )
+
+        print(f"# campaign creation with N ZIP codes, {label}, median of {ROUNDS}; {fingerprint}")
+        rows: list[list[str]] = []
+        for count in ZIP_COUNTS:
+            base = statistics.median(samples[(count, METHODS[0])])
+            for method in METHODS:
+                median = statistics.median(samples[(count, method)])
+                rows.append([f"{count:,}", method, fmt_ms(median), f"{median / base:.2f}x"])
+        print_table(["ZIPs", "method", "median ms", "time vs function"], rows)
+
+
+if __name__ == "__main__":
+    main()
