@@ -1,0 +1,193 @@
+-- Leads and conversations, part 1: owners, leads, conversations, messages, WhatsApp numbers,
+-- API keys and the audit log. A lead and its conversation are created together: a deferred
+-- constraint trigger refuses, at commit, any lead left without a conversation, and every
+-- conversation references its lead (NOT NULL, ON DELETE CASCADE), so neither can be orphaned.
+
+-- The owner a lead belongs to (a business user of leadledger). On Supabase, id is auth.users.id.
+CREATE TABLE public.app_users (
+    id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    email      text UNIQUE CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
+    name       text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE public.app_users IS 'Owners of leads: the business users of leadledger.';
+
+-- API keys: only a SHA-256 of the key is stored. Serves authenticate_api_key by its unique hash.
+CREATE TABLE public.api_keys (
+    id         uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id    uuid NOT NULL REFERENCES public.app_users (id) ON DELETE CASCADE,
+    key_hash   text NOT NULL UNIQUE CHECK (key_hash ~ '^[0-9a-f]{64}$'),
+    name       text NOT NULL DEFAULT 'default',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz
+);
+CREATE INDEX api_keys_user_idx ON public.api_keys (user_id);
+
+-- Which WhatsApp Business phone number (Meta's phone_number_id) belongs to which user: the
+-- webhook finds the owner of an incoming message by it.
+CREATE TABLE public.whatsapp_numbers (
+    phone_number_id text PRIMARY KEY CHECK (phone_number_id ~ '^[0-9]{5,20}$'),
+    user_id         uuid NOT NULL REFERENCES public.app_users (id) ON DELETE CASCADE,
+    display_phone   text,
+    created_at      timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX whatsapp_numbers_user_idx ON public.whatsapp_numbers (user_id);
+
+CREATE TABLE public.leads (
+    id             uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id        uuid NOT NULL REFERENCES public.app_users (id) ON DELETE CASCADE,
+    customer_phone text NOT NULL CHECK (customer_phone ~ '^\+[1-9][0-9]{6,14}$'),
+    customer_name  text CHECK (length(customer_name) <= 200),
+    lead_type      text NOT NULL
+                   CHECK (lead_type IN ('inquiry', 'quote', 'booking', 'order', 'support', 'complaint', 'other')),
+    status         text NOT NULL DEFAULT 'new'
+                   CHECK (status IN ('new', 'contacted', 'qualified', 'converted', 'lost')),
+    source         text NOT NULL DEFAULT 'api' CHECK (source IN ('api', 'whatsapp', 'import', 'form')),
+    details        text,
+    created_at     timestamptz NOT NULL DEFAULT now(),
+    updated_at     timestamptz NOT NULL DEFAULT now(),
+    deleted_at     timestamptz
+);
+COMMENT ON TABLE public.leads IS 'Customers who reached a user; soft-deleted with deleted_at.';
+-- One live lead per user and phone number: the arbiter of record_whatsapp_message's
+-- INSERT ... ON CONFLICT, so ten deliveries at once create one lead.
+CREATE UNIQUE INDEX leads_user_phone_live_key ON public.leads (user_id, customer_phone) WHERE deleted_at IS NULL;
+-- Serves list_leads: a user's live leads newest first (keyset pagination).
+CREATE INDEX leads_user_created_idx ON public.leads (user_id, created_at DESC, id DESC) WHERE deleted_at IS NULL;
+
+CREATE TABLE public.conversations (
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    lead_id         uuid NOT NULL REFERENCES public.leads (id) ON DELETE CASCADE,
+    user_id         uuid NOT NULL REFERENCES public.app_users (id) ON DELETE CASCADE,
+    channel         text NOT NULL DEFAULT 'whatsapp' CHECK (channel IN ('whatsapp', 'web', 'phone', 'email')),
+    status          text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'waiting', 'closed', 'archived')),
+    last_message_at timestamptz,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    deleted_at      timestamptz
+);
+COMMENT ON TABLE public.conversations IS 'Conversations with a lead; every one belongs to its lead.';
+-- At most one open (active or waiting) live conversation per lead: where new messages go.
+CREATE UNIQUE INDEX conversations_lead_open_key ON public.conversations (lead_id)
+    WHERE status IN ('active', 'waiting') AND deleted_at IS NULL;
+-- Serves the cascade from leads and "conversations of a lead".
+CREATE INDEX conversations_lead_idx ON public.conversations (lead_id, created_at);
+CREATE INDEX conversations_user_idx ON public.conversations (user_id);
+
+CREATE TABLE public.messages (
+    id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    conversation_id   uuid NOT NULL REFERENCES public.conversations (id) ON DELETE CASCADE,
+    direction         text NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    message_type      text NOT NULL DEFAULT 'text',
+    body              text,
+    wa_message_id     text UNIQUE CHECK (length(wa_message_id) BETWEEN 1 AND 256),
+    status            text NOT NULL CHECK (status IN ('received', 'sent', 'delivered', 'read', 'failed')),
+    status_updated_at timestamptz NOT NULL DEFAULT now(),
+    error             jsonb,
+    payload           jsonb,
+    sent_at           timestamptz NOT NULL DEFAULT now(),
+    created_at        timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE public.messages IS 'Messages of a conversation; a WhatsApp message is stored once (wa_message_id).';
+-- Serves a conversation's messages in order and the cascade.
+CREATE INDEX messages_conversation_idx ON public.messages (conversation_id, sent_at, id);
+
+-- The audit log, written by triggers on leads and conversations (who, when, old and new values).
+CREATE TABLE public.lead_audit_log (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    table_name text NOT NULL CHECK (table_name IN ('leads', 'conversations')),
+    record_id  uuid NOT NULL,
+    action     text NOT NULL CHECK (action IN ('INSERT', 'UPDATE', 'DELETE')),
+    actor      text NOT NULL,
+    old_values jsonb,
+    new_values jsonb,
+    changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+COMMENT ON TABLE public.lead_audit_log IS 'Every insert, update and delete of a lead or conversation.';
+-- Serves "the history of one lead or conversation".
+CREATE INDEX lead_audit_log_record_idx ON public.lead_audit_log (record_id, id);
+
+-- leadledger.current_actor: who is acting, for the audit log: the JWT subject PostgREST set
+-- (request.jwt.claims), else what the caller set in leadledger.actor, else the database role.
+CREATE FUNCTION leadledger.current_actor()
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(
+        nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub',
+        nullif(current_setting('leadledger.actor', true), ''),
+        session_user::text)
+$$;
+
+-- leadledger.audit_row_change: the audit trigger. Guarantees: runs in the same transaction as
+-- the change it records (AFTER ROW), so the log has a row for every change that committed and
+-- none for one rolled back.
+CREATE FUNCTION leadledger.audit_row_change()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO public.lead_audit_log (table_name, record_id, action, actor, old_values, new_values)
+    VALUES (TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP,
+            leadledger.current_actor(),
+            CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+            CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER leads_audit AFTER INSERT OR UPDATE OR DELETE ON public.leads
+    FOR EACH ROW EXECUTE FUNCTION leadledger.audit_row_change();
+CREATE TRIGGER conversations_audit AFTER INSERT OR UPDATE OR DELETE ON public.conversations
+    FOR EACH ROW EXECUTE FUNCTION leadledger.audit_row_change();
+
+-- leadledger.lead_has_conversation: the deferred check that no lead exists without a
+-- conversation at commit, whoever inserted it (a stored function, a migration, psql).
+CREATE FUNCTION leadledger.lead_has_conversation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM public.leads WHERE id = NEW.id)
+       AND NOT EXISTS (SELECT 1 FROM public.conversations WHERE lead_id = NEW.id) THEN
+        RAISE EXCEPTION 'lead % has no conversation', NEW.id
+            USING ERRCODE = 'integrity_constraint_violation',
+                  HINT = 'create leads with create_lead_with_conversation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER leads_need_conversation AFTER INSERT ON public.leads
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION leadledger.lead_has_conversation();
+
+-- leadledger.lead_keeps_conversation: the same check from the other side: deleting (or moving)
+-- the last conversation of a lead that still exists is refused at commit.
+CREATE FUNCTION leadledger.lead_keeps_conversation()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM public.leads WHERE id = OLD.lead_id)
+       AND NOT EXISTS (SELECT 1 FROM public.conversations WHERE lead_id = OLD.lead_id) THEN
+        RAISE EXCEPTION 'lead % would be left without a conversation', OLD.lead_id
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE CONSTRAINT TRIGGER conversations_keep_lead_whole AFTER DELETE OR UPDATE OF lead_id ON public.conversations
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION leadledger.lead_keeps_conversation();
+
+REVOKE ALL ON public.app_users, public.api_keys, public.whatsapp_numbers, public.leads,
+    public.conversations, public.messages, public.lead_audit_log FROM PUBLIC;
+GRANT SELECT ON public.app_users, public.whatsapp_numbers, public.leads, public.conversations,
+    public.messages, public.lead_audit_log TO leadledger_service;

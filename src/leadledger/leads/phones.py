@@ -1,0 +1,24 @@
+"""Phone numbers in E.164, with Google's libphonenumber (the ``phonenumbers`` package)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+
+class InvalidPhoneNumber(ValueError):
+    pass
+
+
+def to_e164(raw: str, default_region: str = "US") -> str:
+    """``+15125550100`` from "+1 (512) 555-0100", "512-555-0100" (in the default region) or
+    "0044 20 7946 0958"; :class:`InvalidPhoneNumber` when it is not a possible number."""
+    text = raw.strip()
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        number = phonenumbers.parse(text, default_region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidPhoneNumber(f"not a phone number: {raw!r}") from exc
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidPhoneNumber(f"not a possible phone number: {raw!r}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,333 @@
+"""The leads HTTP API, the WhatsApp webhook and /api/whatsapp, against a real database and a real
+local HTTP server standing in for the WhatsApp Cloud API."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import jwt
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from leadledger.api import create_app
+from leadledger.api.auth import new_api_key
+from leadledger.db import Database
+from leadledger.leads.client import LeadsClient
+from leadledger.leads.fake_whatsapp import FakeWhatsAppServer, message_payload, status_payload
+from leadledger.leads.whatsapp import sign
+from tests.conftest import make_settings
+from tests.helpers import scalar
+
+APP_SECRET = "test-app-secret"
+JWT_SECRET = "test-jwt-secret-of-at-least-32-bytes!"
+PHONE_NUMBER_ID = "100200300400"
+
+
+@dataclass
+class Env:
+    api: TestClient
+    user_id: UUID
+    key: str
+    fake: FakeWhatsAppServer
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"X-API-Key": self.key}
+
+    def webhook(self, payload: Any, secret: str = APP_SECRET, raw: bytes | None = None) -> Any:
+        body = raw if raw is not None else json.dumps(payload).encode()
+        return self.api.post(
+            "/api/webhooks/whatsapp",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(secret, body)},
+        )
+
+
+def counts(conn: psycopg.Connection[Any]) -> tuple[int, int, int]:
+    return (
+        scalar(conn, "SELECT count(*) FROM leads"),
+        scalar(conn, "SELECT count(*) FROM conversations"),
+        scalar(conn, "SELECT count(*) FROM messages"),
+    )
+
+
+@pytest.fixture
+def env(db_url: str, database: Database) -> Iterator[Env]:
+    client = LeadsClient(database)
+    user = client.create_user(f"owner-{uuid4().hex[:6]}@example.com", "Owner")
+    key, digest = new_api_key()
+    client.create_api_key(user.user_id, digest)
+    client.link_whatsapp_number(user.user_id, PHONE_NUMBER_ID)
+    with FakeWhatsAppServer(token="wa-token") as fake:
+        settings = make_settings(
+            db_url,
+            jwt_secret=SecretStr(JWT_SECRET),
+            whatsapp_app_secret=SecretStr(APP_SECRET),
+            whatsapp_verify_token=SecretStr("verify-me"),
+            whatsapp_api_base_url=fake.base_url,
+            whatsapp_phone_number_id=PHONE_NUMBER_ID,
+            whatsapp_access_token=SecretStr("wa-token"),
+        )
+        with TestClient(create_app(settings, database_url=db_url)) as api:
+            yield Env(api, user.user_id, key, fake)
+
+
+def token_for(user_id: UUID, **claims: Any) -> str:
+    payload = {
+        "sub": str(user_id),
+        "aud": "authenticated",
+        "role": "authenticated",
+        "exp": int(time.time()) + 600,
+    }
+    payload.update(claims)
+    return jwt.encode(payload, JWT_SECRET, algorithm="HS256")
+
+
+# -- POST/GET /api/leads -------------------------------------------------------------------------
+
+
+def test_create_lead_201_and_list(env: Env, conn: psycopg.Connection[Any]) -> None:
+    response = env.api.post(
+        "/api/leads",
+        headers=env.auth,
+        json={
+            "customer_phone": "(512) 555-0100",
+            "customer_name": "Ana Ruiz",
+            "type": "quote",
+            "details": "Roof repair",
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"lead_id", "conversation_id"}
+    assert scalar(conn, "SELECT customer_phone FROM leads WHERE id = %s", body["lead_id"]) == "+15125550100"
+    assert scalar(conn, "SELECT user_id FROM leads WHERE id = %s", body["lead_id"]) == env.user_id
+    page = env.api.get("/api/leads", headers=env.auth).json()
+    assert [item["lead_id"] for item in page["items"]] == [body["lead_id"]]
+    assert page["next_cursor"] is None
+
+
+def test_validation_names_each_field_and_writes_nothing(env: Env, conn: psycopg.Connection[Any]) -> None:
+    before = counts(conn)
+    cases = [
+        ({"customer_phone": "12", "customer_name": "A", "type": "quote"}, "customer_phone"),
+        ({"customer_phone": "not a phone", "customer_name": "A", "type": "quote"}, "customer_phone"),
+        ({"customer_phone": "+15125550100", "customer_name": "A", "type": "spam"}, "type"),
+        ({"customer_phone": "+15125550100", "type": "quote"}, "customer_name"),
+        (
+            {
+                "customer_phone": "+15125550100",
+                "customer_name": "A",
+                "type": "quote",
+                "user_id": str(uuid4()),
+            },
+            "user_id",
+        ),
+    ]
+    for body, field in cases:
+        response = env.api.post("/api/leads", headers=env.auth, json=body)
+        assert response.status_code == 422, (body, response.text)
+        assert field in json.dumps(response.json()["detail"])
+    assert counts(conn) == before
+
+
+def test_duplicate_lead_is_409(env: Env) -> None:
+    body = {"customer_phone": "+15125550100", "customer_name": "A", "type": "quote"}
+    assert env.api.post("/api/leads", headers=env.auth, json=body).status_code == 201
+    again = env.api.post("/api/leads", headers=env.auth, json=body)
+    assert again.status_code == 409
+    assert again.json()["error"] == "Duplicate record detected"
+
+
+def test_authentication(env: Env, db_url: str) -> None:
+    body = {"customer_phone": "+15125550100", "customer_name": "A", "type": "quote"}
+    assert env.api.post("/api/leads", json=body).status_code == 401
+    assert env.api.post("/api/leads", json=body, headers={"X-API-Key": "llk_wrong"}).status_code == 401
+    assert env.api.get("/api/leads", headers={"Authorization": "Basic abc"}).status_code == 401
+    bearer_key = env.api.get("/api/leads", headers={"Authorization": f"Bearer {env.key}"})
+    assert bearer_key.status_code == 200
+    with_jwt = env.api.post(
+        "/api/leads", json=body, headers={"Authorization": f"Bearer {token_for(env.user_id)}"}
+    )
+    assert with_jwt.status_code == 201
+    expired = token_for(env.user_id, exp=int(time.time()) - 10)
+    assert env.api.get("/api/leads", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
+    forged = jwt.encode(
+        {"sub": str(env.user_id), "aud": "authenticated", "exp": int(time.time()) + 60},
+        "another-secret-of-at-least-32-bytes!!",
+        algorithm="HS256",
+    )
+    assert env.api.get("/api/leads", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    stranger = token_for(uuid4())
+    assert (
+        env.api.post("/api/leads", json=body, headers={"Authorization": f"Bearer {stranger}"}).status_code
+        == 404
+    )
+
+
+def test_pagination_filters_soft_delete_and_restore(env: Env) -> None:
+    ids = []
+    for i in range(5):
+        response = env.api.post(
+            "/api/leads",
+            headers=env.auth,
+            json={
+                "customer_phone": f"+1512555010{i}",
+                "customer_name": f"Lead {i}",
+                "type": "quote" if i % 2 else "booking",
+            },
+        )
+        ids.append(response.json()["lead_id"])
+    first = env.api.get("/api/leads", headers=env.auth, params={"limit": 2}).json()
+    second = env.api.get(
+        "/api/leads", headers=env.auth, params={"limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    third = env.api.get(
+        "/api/leads", headers=env.auth, params={"limit": 2, "cursor": second["next_cursor"]}
+    ).json()
+    seen = [item["lead_id"] for page in (first, second, third) for item in page["items"]]
+    assert sorted(seen) == sorted(ids)
+    assert third["next_cursor"] is None
+    assert len(env.api.get("/api/leads", headers=env.auth, params={"type": "booking"}).json()["items"]) == 3
+    assert len(env.api.get("/api/leads", headers=env.auth, params={"q": "Lead 4"}).json()["items"]) == 1
+    assert env.api.get("/api/leads", headers=env.auth, params={"cursor": "!!"}).status_code == 422
+
+    deleted = env.api.delete(f"/api/leads/{ids[0]}", headers=env.auth)
+    assert deleted.json()["changed"] is True
+    listed = [item["lead_id"] for item in env.api.get("/api/leads", headers=env.auth).json()["items"]]
+    assert ids[0] not in listed
+    assert env.api.get(f"/api/leads/{ids[0]}", headers=env.auth).status_code == 404
+    assert env.api.post(f"/api/leads/{ids[0]}/restore", headers=env.auth).json()["changed"] is True
+    listed = [item["lead_id"] for item in env.api.get("/api/leads", headers=env.auth).json()["items"]]
+    assert ids[0] in listed
+    assert env.api.delete(f"/api/leads/{uuid4()}", headers=env.auth).status_code == 404
+
+
+# -- the webhook ---------------------------------------------------------------------------------
+
+
+def test_verification_handshake(env: Env) -> None:
+    ok = env.api.get(
+        "/api/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"},
+    )
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    wrong = env.api.get(
+        "/api/webhooks/whatsapp",
+        params={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"},
+    )
+    assert wrong.status_code == 403
+
+
+def test_incoming_message_creates_lead_once(env: Env, conn: psycopg.Connection[Any]) -> None:
+    payload = message_payload(PHONE_NUMBER_ID, "15125550142", "Hi, teeth whitening?", name="Maria Lopez")
+    first = env.webhook(payload)
+    assert first.status_code == 200, first.text
+    assert (first.json()["messages"], first.json()["leads_created"]) == (1, 1)
+    again = env.webhook(payload)
+    assert again.json()["duplicates"] == 1
+    assert counts(conn) == (1, 1, 1)
+    assert scalar(conn, "SELECT customer_name FROM leads") == "Maria Lopez"
+    assert scalar(conn, "SELECT customer_phone FROM leads") == "+15125550142"
+    env.webhook(message_payload(PHONE_NUMBER_ID, "15125550142", "Saturday?"))
+    assert counts(conn) == (1, 1, 2)
+
+
+def test_forged_or_missing_signature_is_401_and_writes_nothing(
+    env: Env, conn: psycopg.Connection[Any]
+) -> None:
+    payload = message_payload(PHONE_NUMBER_ID, "15125550142", "hello")
+    assert env.webhook(payload, secret="wrong-secret").status_code == 401
+    body = json.dumps(payload).encode()
+    missing = env.api.post(
+        "/api/webhooks/whatsapp", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert missing.status_code == 401
+    tampered = env.api.post(
+        "/api/webhooks/whatsapp", content=body + b" ", headers={"X-Hub-Signature-256": sign(APP_SECRET, body)}
+    )
+    assert tampered.status_code == 401
+    assert counts(conn) == (0, 0, 0)
+
+
+def test_malformed_json_is_400_and_unknown_shapes_are_acknowledged(
+    env: Env, conn: psycopg.Connection[Any]
+) -> None:
+    assert env.webhook(None, raw=b"{not json").status_code == 400
+    for payload in (
+        {"object": "page", "entry": []},
+        {"hello": "world"},
+        [1, 2, 3],
+        {"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {"odd": True}}]}]},
+    ):
+        response = env.webhook(payload)
+        assert response.status_code == 200, payload
+        assert response.json()["ignored"]
+    unlinked = env.webhook(message_payload("999999999", "15125550142", "hello"))
+    assert unlinked.status_code == 200
+    assert "not linked" in unlinked.json()["ignored"][0]
+    assert counts(conn) == (0, 0, 0)
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def test_send_with_create_lead_then_status_updates(env: Env, conn: psycopg.Connection[Any]) -> None:
+    sent = env.api.post(
+        "/api/whatsapp",
+        headers=env.auth,
+        json={
+            "to": "+1 512 555 0199",
+            "message": "Your quote is ready",
+            "createLead": True,
+            "customerName": "Sam Patel",
+        },
+    )
+    assert sent.status_code == 201, sent.text
+    body = sent.json()
+    assert body["lead_created"] is True
+    assert env.fake.sent[0]["body"]["to"] == "15125550199"
+    assert env.fake.sent[0]["body"]["text"]["body"] == "Your quote is ready"
+    assert scalar(conn, "SELECT wa_message_id FROM messages") == body["wa_message_id"]
+    for state in ("delivered", "read", "delivered"):
+        env.webhook(status_payload(PHONE_NUMBER_ID, body["wa_message_id"], state, "15125550199"))
+    assert scalar(conn, "SELECT status FROM messages") == "read"
+    reply = env.api.post("/api/whatsapp", headers=env.auth, json={"to": "+15125550199", "message": "Thanks!"})
+    assert reply.status_code == 201
+    assert reply.json()["lead_created"] is False
+    assert counts(conn) == (1, 1, 2)
+
+
+def test_send_validation_and_unknown_number(env: Env, conn: psycopg.Connection[Any]) -> None:
+    need_name = env.api.post(
+        "/api/whatsapp", headers=env.auth, json={"to": "+15125550199", "message": "x", "createLead": True}
+    )
+    assert need_name.status_code == 422
+    assert "customerName" in need_name.text
+    assert (
+        env.api.post("/api/whatsapp", headers=env.auth, json={"to": "12", "message": "x"}).status_code == 422
+    )
+    unknown = env.api.post("/api/whatsapp", headers=env.auth, json={"to": "+15125550199", "message": "x"})
+    assert unknown.status_code == 404
+    assert env.fake.sent == []
+    assert counts(conn) == (0, 0, 0)
+
+
+def test_failed_send_tells_why_and_leaves_nothing(env: Env, conn: psycopg.Connection[Any]) -> None:
+    env.fake.fail_next(400, "(#131030) Recipient phone number not in allowed list")
+    failed = env.api.post(
+        "/api/whatsapp",
+        headers=env.auth,
+        json={"to": "+15125550199", "message": "hi", "createLead": True, "customerName": "Sam"},
+    )
+    assert failed.status_code == 502
+    assert "Recipient phone number not in allowed list" in failed.json()["error"]
+    assert failed.json()["whatsapp_status"] == 400
+    assert counts(conn) == (0, 0, 0)
