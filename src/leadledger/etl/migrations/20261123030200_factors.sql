@@ -1,0 +1,133 @@
+-- Factor descriptions: the operators, the factor table, and the sentence each factor reads as —
+-- a guardrail statement ("Company's employees is more than 100") or a use-case question ("How
+-- many employees does the company have?").
+
+CREATE TYPE public.operator_enum AS ENUM (
+    'equals', 'not_equals',
+    'greater_than', 'greater_than_or_equal', 'less_than', 'less_than_or_equal',
+    'between', 'not_between',
+    'contains', 'not_contains', 'starts_with', 'ends_with',
+    'in', 'not_in',
+    'is_empty', 'is_not_empty',
+    'before', 'after', 'within'
+);
+COMMENT ON TYPE public.operator_enum IS 'The 19 comparison operators of a factor.';
+
+-- How each operator reads inside a sentence.
+CREATE TABLE etl_api.operator_phrase (
+    operator operator_enum PRIMARY KEY,
+    phrase   text NOT NULL,
+    negated  boolean NOT NULL DEFAULT false
+);
+INSERT INTO etl_api.operator_phrase (operator, phrase, negated) VALUES
+    ('equals', 'is', false), ('not_equals', 'is not', true),
+    ('greater_than', 'is more than', false), ('greater_than_or_equal', 'is at least', false),
+    ('less_than', 'is less than', false), ('less_than_or_equal', 'is at most', false),
+    ('between', 'is between', false), ('not_between', 'is not between', true),
+    ('contains', 'contains', false), ('not_contains', 'does not contain', true),
+    ('starts_with', 'starts with', false), ('ends_with', 'ends with', false),
+    ('in', 'is one of', false), ('not_in', 'is not one of', true),
+    ('is_empty', 'is empty', false), ('is_not_empty', 'is not empty', true),
+    ('before', 'is before', false), ('after', 'is after', false), ('within', 'is within', false);
+
+-- The sentence templates of each factor type. The seed plan's factor_type_description enum
+-- listed 'What' twice, which PostgreSQL refuses; the question word is a column here instead, so
+-- any number of types may share one (docs/decisions.md). Placeholders: {Object} / {object} (the
+-- object type as given / lower-cased), {datapoint}, {operator} (the operator phrase), {value}.
+CREATE TABLE etl_api.factor_type_template (
+    factor_type       text PRIMARY KEY,
+    question_word     text NOT NULL,
+    guardrail         text NOT NULL,
+    guardrail_negated text NOT NULL,
+    use_case          text NOT NULL
+);
+INSERT INTO etl_api.factor_type_template (factor_type, question_word, guardrail, guardrail_negated, use_case) VALUES
+    ('volume', 'How many', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'How many {datapoint} does the {object} have?'),
+    ('boolean', 'Is', '{Object} is {datapoint}', '{Object} is not {datapoint}',
+     'Is the {object} {datapoint}?'),
+    ('option', 'What', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'What is the {object}''s {datapoint}?'),
+    ('time', 'When', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'When is the {object}''s {datapoint}?'),
+    ('place', 'Where', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'Where is the {object}''s {datapoint}?'),
+    ('frequency', 'How often', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'How often does the {object} {datapoint}?'),
+    ('reason', 'Why', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'Why does the {object} {datapoint}?'),
+    ('entity', 'What', '{Object}''s {datapoint} {operator} {value}', '{Object}''s {datapoint} {operator} {value}',
+     'What {datapoint} does the {object} use?'),
+    ('similarity', 'How similar', '{Object} {operator} similar to {value}', '{Object} {operator} similar to {value}',
+     'How similar is the {object} to {value}?');
+GRANT SELECT ON etl_api.operator_phrase, etl_api.factor_type_template TO leadledger_service;
+
+CREATE TABLE public.factor (
+    id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    org_id           uuid REFERENCES etl_api.org (id) ON DELETE CASCADE,
+    factor_type      text NOT NULL
+                     CHECK (factor_type IN ('volume', 'boolean', 'option', 'time', 'place', 'frequency', 'reason',
+                                            'entity', 'similarity')),
+    object_type_name text NOT NULL,
+    datapoint_name   text NOT NULL,
+    operator         operator_enum NOT NULL DEFAULT 'equals',
+    value            text,
+    is_guardrail     boolean NOT NULL DEFAULT true,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    deleted_at       timestamptz
+);
+COMMENT ON TABLE public.factor IS 'Factors: a condition on a datapoint of an object type, used as a guardrail or a question.';
+CREATE INDEX factor_org_idx ON public.factor (org_id) WHERE deleted_at IS NULL;
+REVOKE ALL ON public.factor FROM PUBLIC;
+GRANT SELECT ON public.factor TO leadledger_service;
+
+-- generate_factor_description: the sentence a factor reads as (parameter names as the seed plan
+-- gives them). Guardrails are statements, use cases questions; an unknown factor type is 22023.
+-- Examples: ('volume','Company','employees','greater_than','100') -> Company's employees is more
+-- than 100; ('boolean','Company','public','equals',NULL) -> Company is public;
+-- ('volume','company','employees',...,false) -> How many employees does the company have?
+CREATE FUNCTION public.generate_factor_description(
+    factor_type text,
+    object_type_name text,
+    datapoint_name text,
+    operator_name operator_enum,
+    value text,
+    is_guardrail boolean DEFAULT true
+)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_template etl_api.factor_type_template;
+    v_phrase etl_api.operator_phrase;
+    v_text text;
+BEGIN
+    SELECT * INTO v_template FROM etl_api.factor_type_template t WHERE t.factor_type = generate_factor_description.factor_type;
+    IF NOT FOUND THEN
+        PERFORM leadledger.invalid_parameter('factor_type', format(
+            'must be volume, boolean, option, time, place, frequency, reason, entity or similarity, got %s',
+            coalesce(quote_literal(generate_factor_description.factor_type), 'nothing')));
+    END IF;
+    SELECT * INTO v_phrase FROM etl_api.operator_phrase p WHERE p.operator = coalesce(operator_name, 'equals');
+    v_text := CASE
+        WHEN NOT coalesce(is_guardrail, true) THEN v_template.use_case
+        WHEN v_phrase.negated THEN v_template.guardrail_negated
+        ELSE v_template.guardrail
+    END;
+    -- The caller's text goes in with its braces masked (U+E000, a private-use character), so a
+    -- name that happens to contain "{value}" is not substituted again; unmasked at the end.
+    -- is_empty / is_not_empty compare with nothing: their value is left out.
+    v_text := replace(v_text, '{Object}', replace(coalesce(object_type_name, ''), '{', chr(57344)));
+    v_text := replace(v_text, '{object}', replace(lower(coalesce(object_type_name, '')), '{', chr(57344)));
+    v_text := replace(v_text, '{datapoint}', replace(coalesce(datapoint_name, ''), '{', chr(57344)));
+    v_text := replace(v_text, '{operator}', v_phrase.phrase);
+    v_text := replace(v_text, '{value}', CASE WHEN operator_name IN ('is_empty', 'is_not_empty') THEN ''
+                                              ELSE replace(coalesce(value, ''), '{', chr(57344)) END);
+    RETURN replace(btrim(regexp_replace(v_text, '\s+', ' ', 'g')), chr(57344), '{');
+END
+$$;
+SELECT leadledger.secure_function('public.generate_factor_description(text, text, text, operator_enum, text, boolean)');
