@@ -1,4 +1,5 @@
-"""/api/campaigns over HTTP: status codes, validation naming the field, nothing written on error."""
+"""/api/campaigns over HTTP: authentication, status codes, validation naming the field, nothing
+written on error."""
 
 from __future__ import annotations
 
@@ -12,15 +13,34 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadledger.api import create_app
+from leadledger.api.auth import new_api_key
 from leadledger.campaigns.importer import sample_dataset
+from leadledger.db import Database
+from leadledger.leads.client import LeadsClient
 from tests.conftest import make_settings
 from tests.helpers import scalar
 
 
 @pytest.fixture
-def api(db_url: str) -> Iterator[TestClient]:
+def user_key(database: Database) -> tuple[str, str]:
+    """A user and an API key of theirs: (user id, key)."""
+    leads = LeadsClient(database)
+    user = leads.create_user(f"ops-{uuid4().hex[:6]}@example.com", "Ops")
+    key, digest = new_api_key()
+    leads.create_api_key(user.user_id, digest)
+    return str(user.user_id), key
+
+
+@pytest.fixture
+def anonymous(db_url: str) -> Iterator[TestClient]:
     with TestClient(create_app(make_settings(db_url), database_url=db_url)) as client:
         yield client
+
+
+@pytest.fixture
+def api(anonymous: TestClient, user_key: tuple[str, str]) -> TestClient:
+    anonymous.headers["X-API-Key"] = user_key[1]
+    return anonymous
 
 
 def create(api: TestClient, **overrides: Any) -> str:
@@ -45,6 +65,59 @@ def test_create_get_and_list(api: TestClient) -> None:
     listed = api.get("/api/campaigns", params={"limit": 10})
     assert [c["id"] for c in listed.json()] == [campaign_id]
     assert api.get("/api/campaigns", params={"status": "running"}).json() == []
+
+
+ANY_ID = "00000000-0000-4000-8000-000000000001"
+ROUTES = [
+    ("post", "/api/campaigns", {"name": "x", "zip_codes": [{"zip_code": "78701"}]}),
+    ("get", "/api/campaigns", None),
+    ("get", f"/api/campaigns/{ANY_ID}", None),
+    ("post", f"/api/campaigns/{ANY_ID}/transitions", {"status": "running"}),
+    ("post", f"/api/campaigns/{ANY_ID}/businesses", {"businesses": []}),
+    ("post", f"/api/campaigns/{ANY_ID}/costs", {"service": "bouncer", "items_processed": 1, "cost_usd": 1}),
+    ("post", f"/api/campaigns/{ANY_ID}/statistics", None),
+    ("put", f"/api/campaigns/{ANY_ID}/coverage/78701", {"businesses_found": 1}),
+    ("get", f"/api/campaigns/{ANY_ID}/enrichment/facebook", None),
+    ("post", f"/api/campaigns/{ANY_ID}/claims", {"enrichment_type": "facebook", "worker": "w"}),
+    ("post", "/api/campaigns/enrichments/facebook", []),
+    ("post", f"/api/campaigns/businesses/{ANY_ID}/verifications", {"email": "a@b.example"}),
+]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "llk_not-a-key"}, {"Authorization": "Basic dXNlcjpwdw=="}],
+    ids=["none", "unknown-key", "wrong-scheme"],
+)
+def test_every_route_needs_authentication_and_writes_nothing(
+    anonymous: TestClient, conn: psycopg.Connection[Any], headers: dict[str, str]
+) -> None:
+    before = table_counts(conn)
+    for method, path, body in ROUTES:
+        response = anonymous.request(method, path, json=body, headers=headers)
+        assert response.status_code == 401, (method, path, response.text)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert table_counts(conn) == before
+
+
+def test_the_caller_is_created_by_and_the_body_cannot_say_otherwise(
+    api: TestClient, user_key: tuple[str, str], conn: psycopg.Connection[Any]
+) -> None:
+    campaign_id = create(api)
+    created_by = scalar(conn, "SELECT created_by::text FROM gmaps_campaigns WHERE id = %s", campaign_id)
+    assert created_by == user_key[0]
+    forged = api.post(
+        "/api/campaigns",
+        json={"name": "x", "created_by": str(uuid4()), "zip_codes": [{"zip_code": "78701"}]},
+    )
+    assert forged.status_code == 422
+    assert "created_by" in forged.text
+    assert scalar(conn, "SELECT count(*) FROM gmaps_campaigns") == 1
+
+
+def table_counts(conn: psycopg.Connection[Any]) -> tuple[int, ...]:
+    tables = ("gmaps_campaigns", "gmaps_campaign_coverage", "gmaps_businesses", "gmaps_api_costs")
+    return tuple(scalar(conn, f"SELECT count(*) FROM {t}") for t in tables)
 
 
 def test_validation_is_422_naming_the_field_and_writes_nothing(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -80,7 +80,9 @@ class ZipCodeTarget(BaseModel):
     estimated_cost: Money | None = None
 
 
-class CampaignCreate(BaseModel):
+class CampaignCreateBody(BaseModel):
+    """A new campaign as the HTTP API takes it: who creates it comes from authentication."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -89,11 +91,10 @@ class CampaignCreate(BaseModel):
     location: str | None = None
     coverage_profile: str | None = None
     organization_id: UUID | None = None
-    created_by: UUID | None = None
     zip_codes: Annotated[list[ZipCodeTarget], Field(min_length=1, max_length=5000)]
 
     @model_validator(mode="after")
-    def _zip_codes_unique(self) -> CampaignCreate:
+    def _zip_codes_unique(self) -> Self:
         seen: set[str] = set()
         for target in self.zip_codes:
             if target.zip_code in seen:
@@ -106,6 +107,12 @@ class CampaignCreate(BaseModel):
 
     def zip_code_items(self) -> list[dict[str, Any]]:
         return [z.model_dump(exclude_none=True) for z in self.zip_codes]
+
+
+class CampaignCreate(CampaignCreateBody):
+    """A new campaign with its ZIP codes: what create_campaign_with_coverage takes."""
+
+    created_by: UUID | None = None
 
 
 class BusinessBatch(BaseModel):

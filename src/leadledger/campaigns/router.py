@@ -3,6 +3,9 @@
 Validation errors are 422 naming the field (pydantic before the call, the function's 22023
 after), an unknown campaign or business 404, a conflict (invalid transition, duplicate) 409,
 a retryable conflict 503 with Retry-After: see leadledger.api.errors.
+
+Every route needs an authenticated caller (an API key or a bearer JWT, leadledger.api.auth):
+401 before anything is read or written. A new campaign's created_by is the caller (D19).
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, status
+from fastapi import APIRouter, Body, Depends, Query, status
 
+from leadledger.api.auth import CurrentUser, current_user
 from leadledger.api.deps import DatabaseDep
 from leadledger.campaigns.client import AsyncCampaignsClient
 from leadledger.campaigns.models import (
@@ -20,6 +24,7 @@ from leadledger.campaigns.models import (
     BusinessBatch,
     BusinessForEnrichment,
     CampaignCreate,
+    CampaignCreateBody,
     CampaignCreated,
     CampaignOverview,
     CampaignStatistics,
@@ -40,13 +45,15 @@ from leadledger.campaigns.models import (
     ZipCode,
 )
 
-router = APIRouter(prefix="/api/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/campaigns", tags=["campaigns"], dependencies=[Depends(current_user)])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CampaignCreated)
-async def create_campaign(body: CampaignCreate, db: DatabaseDep) -> CampaignCreated:
-    """Create a campaign with one coverage row per ZIP code (all or nothing)."""
-    return await AsyncCampaignsClient(db).create_campaign(body)
+async def create_campaign(body: CampaignCreateBody, db: DatabaseDep, user: CurrentUser) -> CampaignCreated:
+    """Create a campaign with one coverage row per ZIP code (all or nothing). created_by is the
+    authenticated caller; a created_by in the body is refused (422)."""
+    campaign = CampaignCreate(**body.model_dump(), created_by=user)
+    return await AsyncCampaignsClient(db).create_campaign(campaign)
 
 
 @router.get("", response_model=list[CampaignSummary])
