@@ -217,7 +217,7 @@ class Seed:
     other_user_id: str
     lead_id: str  # SEED_PHONE, with one inbound (SEED_WA_ID) and one outbound (SEED_OUT_WA_ID) message
     conversation_id: str
-    other_lead_id: str  # the other user's lead, for SEED_PHONE too
+    other_lead_id: str  # the other user's lead, for SEED_PHONE too, with one inbound message
     deleted_lead_id: str  # a soft-deleted lead of user_id (SEED_DELETED_PHONE)
     key_hash: str
     phone_number_id: str  # a WhatsApp number of user_id
@@ -227,6 +227,7 @@ SEED_PHONE = "+15125550100"
 SEED_DELETED_PHONE = "+15125550199"
 SEED_WA_ID = "wamid.seed-in"
 SEED_OUT_WA_ID = "wamid.seed-out"
+SEED_OTHER_WA_ID = "wamid.seed-other-in"  # an inbound message of the other user's lead
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +245,7 @@ def seed(shared: Conn) -> Seed:
         p_wa_message_id=SEED_OUT_WA_ID,
     )
     other_lead = new_lead(shared, other, SEED_PHONE, "Other's lead")
+    inbound(shared, other, SEED_OTHER_WA_ID, SEED_PHONE.lstrip("+"))
     deleted = new_lead(shared, user, SEED_DELETED_PHONE, "Deleted lead")
     ok(shared, "soft_delete_lead", p_lead_id=deleted["lead_id"])
     key_hash = "ab" * 32

@@ -119,6 +119,33 @@ def test_ten_deliveries_of_one_message_store_it_once(
     assert counts(pg) == {"leads": 1, "conversations": 1, "messages": 1, "lead_audit_log": 3}
 
 
+def test_ten_records_of_one_sent_message_store_it_once(
+    slow_first_message: Conn, db_url: str, user_id: str
+) -> None:
+    """The service's retries of one outgoing record race each other: one stores it, the lead is
+    created once, and the others answer duplicate with the same ids."""
+
+    def record(conn: Conn) -> Envelope:
+        return call_sql(
+            conn,
+            "record_whatsapp_outgoing",
+            p_user_id=user_id,
+            p_to_phone="+15125550100",
+            p_body="Welcome",
+            p_wa_message_id="wamid.sent-once",
+            p_create_lead=True,
+            p_customer_name="Ana",
+        )
+
+    answers = envelopes(run_concurrently(db_url, [record] * 10))
+    assert all(a["success"] is True for a in answers), answers
+    assert Counter(a["duplicate"] for a in answers) == {True: 9, False: 1}
+    assert Counter(a["lead_created"] for a in answers) == {True: 1, False: 9}
+    assert len({(a["message_id"], a["lead_id"], a["conversation_id"]) for a in answers}) == 1
+    pg = slow_first_message
+    assert counts(pg) == {"leads": 1, "conversations": 1, "messages": 1, "lead_audit_log": 3}
+
+
 def test_twenty_messages_from_one_new_number_make_one_lead(
     slow_first_message: Conn, db_url: str, user_id: str
 ) -> None:

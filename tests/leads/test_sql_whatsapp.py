@@ -10,7 +10,9 @@ import pytest
 
 from leadledger.db import Database, ReferencedRecordNotFoundError
 from tests.leads.conftest import (
+    FAILURE_KEYS,
     SEED_DELETED_PHONE,
+    SEED_OTHER_WA_ID,
     SEED_OUT_WA_ID,
     SEED_PHONE,
     SEED_WA_ID,
@@ -60,6 +62,7 @@ def test_new_number_creates_lead_conversation_and_message(pg: Conn, user_id: str
         "success": True,
         "duplicate": False,
         "message_id": result["message_id"],
+        "wa_message_id": "wamid.HBgLMTUxMjU1NTAxMDA",
         "lead_id": result["lead_id"],
         "conversation_id": result["conversation_id"],
         "lead_created": True,
@@ -142,6 +145,7 @@ def test_the_same_message_twice_is_stored_once(pg: Conn, user_id: str) -> None:
         "success": True,
         "duplicate": True,
         "message_id": first["message_id"],
+        "wa_message_id": "wamid.dup",
         "lead_id": first["lead_id"],
         "conversation_id": first["conversation_id"],
         "lead_created": False,
@@ -224,6 +228,28 @@ def test_incoming_for_an_unknown_user(shared: Conn, seed: Seed) -> None:
     )
 
 
+@pytest.mark.parametrize("function", ["record_whatsapp_message", "record_whatsapp_outgoing"])
+def test_another_users_message_id_is_a_duplicate_that_names_nothing_of_theirs(
+    shared: Conn, seed: Seed, function: str
+) -> None:
+    """A WhatsApp id already stored for another user: 23505, nothing written, and the answer
+    carries none of that user's ids (a message id must not reveal another tenant's lead)."""
+    phone_param = "p_from_phone" if function == "record_whatsapp_message" else "p_to_phone"
+    result = assert_failed(
+        shared,
+        function,
+        code="23505",
+        error="Duplicate record detected",
+        p_user_id=seed.user_id,
+        p_wa_message_id=SEED_OTHER_WA_ID,
+        p_body="hi",
+        **{phone_param: SEED_PHONE},
+    )
+    assert set(result) == FAILURE_KEYS
+    assert seed.other_lead_id not in str(result)
+    assert seed.other_user_id not in str(result)
+
+
 # ---------------------------------------------------------------------------------------------
 # record_whatsapp_outgoing
 # ---------------------------------------------------------------------------------------------
@@ -240,6 +266,7 @@ def test_outgoing_to_a_known_number(pg: Conn, user_id: str, lead: Envelope) -> N
     )
     assert result == {
         "success": True,
+        "duplicate": False,
         "message_id": result["message_id"],
         "wa_message_id": "wamid.out1",
         "lead_id": lead["lead_id"],
@@ -354,8 +381,11 @@ def test_outgoing_to_an_unknown_number_without_create_lead_is_23503(
             "p_customer_name: is required to create a lead",
         ),
         ({"p_user_id": UNKNOWN_ID}, "23503", "User not found"),
-        ({"p_wa_message_id": SEED_WA_ID}, "23505", "Duplicate record detected"),
-        ({"p_wa_message_id": SEED_OUT_WA_ID}, "23505", "Duplicate record detected"),
+        (
+            {"p_wa_message_id": SEED_OTHER_WA_ID},
+            "23505",
+            "Duplicate record detected",
+        ),
     ],
 )
 def test_outgoing_bad_input_writes_nothing(
@@ -369,6 +399,33 @@ def test_outgoing_bad_input_writes_nothing(
         **override,
     }
     assert_failed(shared, "record_whatsapp_outgoing", code=code, error=error, **params)
+
+
+def test_a_retried_outgoing_record_is_a_duplicate_and_writes_nothing(shared: Conn, seed: Seed) -> None:
+    """The service retries a record whose commit it did not hear about: the same answer, once."""
+    before = table_state(shared)
+    for create_lead in (False, True):
+        again = ok(
+            shared,
+            "record_whatsapp_outgoing",
+            p_user_id=seed.user_id,
+            p_to_phone=SEED_PHONE,
+            p_body="Hello",
+            p_wa_message_id=SEED_OUT_WA_ID,
+            p_create_lead=create_lead,
+            p_customer_name="Seed lead",
+        )
+        assert again == {
+            "success": True,
+            "duplicate": True,
+            "message_id": again["message_id"],
+            "wa_message_id": SEED_OUT_WA_ID,
+            "lead_id": seed.lead_id,
+            "conversation_id": seed.conversation_id,
+            "lead_created": False,
+        }
+        assert again["message_id"] == str(message(shared, SEED_OUT_WA_ID)["id"])
+    assert table_state(shared) == before
 
 
 def test_client_raises_not_found_for_an_unknown_number(database: Database, pg: Conn, user_id: str) -> None:
@@ -391,7 +448,7 @@ RANK = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
 def test_statuses_only_move_forward(pg: Conn, user_id: str, lead: Envelope) -> None:
-    """Every (current, notified) pair: sent < delivered < read, failed is final."""
+    """Every (current, notified) pair: sent < delivered < read; failed only from sent, and final."""
     n = 0
     for current in RANK:
         for notified in RANK:
@@ -408,7 +465,10 @@ def test_statuses_only_move_forward(pg: Conn, user_id: str, lead: Envelope) -> N
             if current != "sent":
                 ok(pg, "update_whatsapp_message_status", p_wa_message_id=wa_id, p_status=current)
             result = call_sql(pg, "update_whatsapp_message_status", p_wa_message_id=wa_id, p_status=notified)
-            moves = RANK[notified] > RANK[current] and current != "failed"
+            if notified == "failed":
+                moves = current == "sent"  # a delivered or read message did not fail
+            else:
+                moves = RANK[notified] > RANK[current] and current != "failed"
             expected = notified if moves else current
             assert result == {
                 "success": True,
@@ -431,18 +491,49 @@ def test_status_time_and_error_are_recorded(pg: Conn, user_id: str, lead: Envelo
         p_body="b",
         p_wa_message_id="w.t",
     )
-    ok(pg, "update_whatsapp_message_status", p_wa_message_id="w.t", p_status="delivered", p_at=T0)
-    stored = message(pg, "w.t")
+    ok(
+        pg,
+        "record_whatsapp_outgoing",
+        p_user_id=user_id,
+        p_to_phone=phone(100),
+        p_body="b",
+        p_wa_message_id="w.d",
+    )
+    ok(pg, "update_whatsapp_message_status", p_wa_message_id="w.d", p_status="delivered", p_at=T0)
+    stored = message(pg, "w.d")
     assert (stored["status"], stored["status_updated_at"], stored["error"]) == ("delivered", T0, None)
     error = {"code": 131047, "title": "Re-engagement message"}
     ok(pg, "update_whatsapp_message_status", p_wa_message_id="w.t", p_status="failed", p_at=T0, p_error=error)
-    assert message(pg, "w.t")["error"] == error
-    late = ok(
-        pg, "update_whatsapp_message_status", p_wa_message_id="w.t", p_status="read", p_at=T0 + timedelta(1)
-    )
-    assert late["updated"] is False
     stored = message(pg, "w.t")
     assert (stored["status"], stored["status_updated_at"], stored["error"]) == ("failed", T0, error)
+    for late_status in ("delivered", "read"):
+        late = ok(
+            pg,
+            "update_whatsapp_message_status",
+            p_wa_message_id="w.t",
+            p_status=late_status,
+            p_at=T0 + timedelta(1),
+        )
+        assert late["updated"] is False
+    stored = message(pg, "w.t")
+    assert (stored["status"], stored["status_updated_at"], stored["error"]) == ("failed", T0, error)
+    # a delivered message did not fail: the error is not recorded either
+    late = ok(pg, "update_whatsapp_message_status", p_wa_message_id="w.d", p_status="failed", p_error=error)
+    assert (late["status"], late["updated"]) == ("delivered", False)
+    assert message(pg, "w.d")["error"] is None
+
+
+def test_a_status_for_an_inbound_message_changes_nothing(shared: Conn, seed: Seed) -> None:
+    before = table_state(shared)
+    for status in ("sent", "delivered", "read", "failed"):
+        result = ok(shared, "update_whatsapp_message_status", p_wa_message_id=SEED_WA_ID, p_status=status)
+        assert result == {
+            "success": True,
+            "wa_message_id": SEED_WA_ID,
+            "status": "received",
+            "updated": False,
+        }
+    assert table_state(shared) == before
 
 
 def test_a_stale_notification_writes_nothing(shared: Conn, seed: Seed) -> None:

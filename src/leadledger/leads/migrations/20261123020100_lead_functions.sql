@@ -338,6 +338,36 @@ BEGIN
 END
 $$;
 
+-- leadledger.stored_message: the duplicate answer for a WhatsApp message id that is already
+-- stored for this user, or NULL when the id is new. Shared by record_whatsapp_message and
+-- record_whatsapp_outgoing, so a repeated delivery or a retried record answers the same way.
+-- Guarantees: a message id stored for another user is 'Duplicate record detected' (23505) and
+-- names none of that user's rows, so a WhatsApp id never reveals another tenant's lead.
+CREATE FUNCTION leadledger.stored_message(p_user_id uuid, p_wa_message_id text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_existing record;
+BEGIN
+    SELECT m.id, m.conversation_id, c.lead_id, c.user_id INTO v_existing
+      FROM public.messages m JOIN public.conversations c ON c.id = m.conversation_id
+     WHERE m.wa_message_id = p_wa_message_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    IF v_existing.user_id IS DISTINCT FROM p_user_id THEN
+        RAISE EXCEPTION 'Duplicate record detected' USING ERRCODE = 'unique_violation',
+            DETAIL = 'the message id belongs to another user';
+    END IF;
+    RETURN leadledger.ok_envelope(jsonb_build_object(
+        'duplicate', true, 'message_id', v_existing.id, 'wa_message_id', p_wa_message_id,
+        'lead_id', v_existing.lead_id, 'conversation_id', v_existing.conversation_id, 'lead_created', false));
+END
+$$;
+
 -- record_whatsapp_message: stores one incoming WhatsApp message, once.
 -- Guarantees: idempotent by p_wa_message_id (unique messages.wa_message_id, INSERT ... ON
 -- CONFLICT DO NOTHING): the same message delivered twice, or ten times at once, is stored once
@@ -365,7 +395,7 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_phone text := leadledger.normalize_phone(p_from_phone, true);
-    v_existing record;
+    v_duplicate jsonb;
     v_lead record;
     v_conversation record;
     v_message_id uuid;
@@ -385,13 +415,9 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_message_type', 'must be a WhatsApp message type such as text');
     END IF;
 
-    SELECT m.id, m.conversation_id, c.lead_id INTO v_existing
-      FROM public.messages m JOIN public.conversations c ON c.id = m.conversation_id
-     WHERE m.wa_message_id = p_wa_message_id;
-    IF FOUND THEN
-        RETURN leadledger.ok_envelope(jsonb_build_object(
-            'duplicate', true, 'message_id', v_existing.id, 'lead_id', v_existing.lead_id,
-            'conversation_id', v_existing.conversation_id, 'lead_created', false));
+    v_duplicate := leadledger.stored_message(p_user_id, p_wa_message_id);
+    IF v_duplicate IS NOT NULL THEN
+        RETURN v_duplicate;
     END IF;
 
     SELECT * INTO v_lead FROM leadledger.lead_for_phone(p_user_id, v_phone, p_customer_name);
@@ -404,12 +430,7 @@ BEGIN
     RETURNING id INTO v_message_id;
     IF v_message_id IS NULL THEN
         -- A concurrent delivery of the same message committed first: report it as a duplicate.
-        SELECT m.id, m.conversation_id, c.lead_id INTO v_existing
-          FROM public.messages m JOIN public.conversations c ON c.id = m.conversation_id
-         WHERE m.wa_message_id = p_wa_message_id;
-        RETURN leadledger.ok_envelope(jsonb_build_object(
-            'duplicate', true, 'message_id', v_existing.id, 'lead_id', v_existing.lead_id,
-            'conversation_id', v_existing.conversation_id, 'lead_created', false));
+        RETURN leadledger.stored_message(p_user_id, p_wa_message_id);
     END IF;
 
     UPDATE public.conversations
@@ -417,8 +438,8 @@ BEGIN
      WHERE id = v_conversation.conversation_id;
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
-        'duplicate', false, 'message_id', v_message_id, 'lead_id', v_lead.lead_id,
-        'conversation_id', v_conversation.conversation_id, 'lead_created', v_lead.created,
+        'duplicate', false, 'message_id', v_message_id, 'wa_message_id', p_wa_message_id,
+        'lead_id', v_lead.lead_id, 'conversation_id', v_conversation.conversation_id, 'lead_created', v_lead.created,
         'conversation_created', v_conversation.created));
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
@@ -433,7 +454,9 @@ SELECT leadledger.secure_function(
 -- Cloud API (it is sent first, so a failed send writes nothing). With p_create_lead the lead
 -- and its conversation are created with it when the number has no live lead (same guarantees as
 -- record_whatsapp_message, the lead locked first); without it an unknown number is 'No lead for
--- this number' (23503).
+-- this number' (23503). Idempotent by p_wa_message_id like record_whatsapp_message (unique
+-- messages.wa_message_id, ON CONFLICT DO NOTHING): a retried record answers duplicate: true
+-- with the stored ids and writes nothing.
 CREATE FUNCTION public.record_whatsapp_outgoing(
     p_user_id uuid,
     p_to_phone text,
@@ -452,6 +475,7 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_phone text := leadledger.normalize_phone(p_to_phone, true);
+    v_duplicate jsonb;
     v_lead record;
     v_conversation record;
     v_message_id uuid;
@@ -471,6 +495,11 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_customer_name', 'is required to create a lead');
     END IF;
 
+    v_duplicate := leadledger.stored_message(p_user_id, p_wa_message_id);
+    IF v_duplicate IS NOT NULL THEN
+        RETURN v_duplicate;
+    END IF;
+
     IF p_create_lead THEN
         SELECT * INTO v_lead FROM leadledger.lead_for_phone(p_user_id, v_phone, p_customer_name);
     ELSE
@@ -486,12 +515,17 @@ BEGIN
 
     INSERT INTO public.messages (conversation_id, direction, message_type, body, wa_message_id, status)
     VALUES (v_conversation.conversation_id, 'outbound', 'text', p_body, p_wa_message_id, 'sent')
+    ON CONFLICT (wa_message_id) DO NOTHING
     RETURNING id INTO v_message_id;
+    IF v_message_id IS NULL THEN
+        -- A concurrent record of the same message committed first (it held the lead's lock).
+        RETURN leadledger.stored_message(p_user_id, p_wa_message_id);
+    END IF;
     UPDATE public.conversations SET last_message_at = now(), updated_at = now()
      WHERE id = v_conversation.conversation_id;
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
-        'message_id', v_message_id, 'wa_message_id', p_wa_message_id, 'lead_id', v_lead.lead_id,
+        'duplicate', false, 'message_id', v_message_id, 'wa_message_id', p_wa_message_id, 'lead_id', v_lead.lead_id,
         'conversation_id', v_conversation.conversation_id, 'lead_created', v_lead.created));
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
@@ -503,8 +537,10 @@ SELECT leadledger.secure_function('public.record_whatsapp_outgoing(uuid, text, t
 
 -- update_whatsapp_message_status: applies a WhatsApp status notification (sent, delivered,
 -- read, failed) to the stored message.
--- Guarantees: statuses only move forward (sent < delivered < read; failed is final), by one
--- atomic UPDATE guarded on the current status, so late or repeated notifications change nothing.
+-- Guarantees: statuses only move forward (sent < delivered < read), and failed only from sent
+-- (a message the customer received or read did not fail) and is final, by one atomic UPDATE
+-- guarded on the current status, so late or repeated notifications change nothing. Statuses
+-- belong to messages the business sent: for an inbound message nothing changes (updated false).
 -- An unknown message id is 'Message not found' (23503).
 CREATE FUNCTION public.update_whatsapp_message_status(
     p_wa_message_id text, p_status text, p_at timestamptz DEFAULT NULL, p_error jsonb DEFAULT NULL
@@ -532,7 +568,9 @@ BEGIN
     UPDATE public.messages
        SET status = p_status, status_updated_at = coalesce(p_at, now()), error = coalesce(p_error, error)
      WHERE wa_message_id = p_wa_message_id
-       AND (v_rank ->> status)::integer < (v_rank ->> p_status)::integer
+       AND direction = 'outbound'
+       AND CASE WHEN p_status = 'failed' THEN status = 'sent'
+                ELSE (v_rank ->> status)::integer < (v_rank ->> p_status)::integer END
     RETURNING status INTO v_current;
     v_updated := FOUND;
     IF NOT v_updated THEN
