@@ -13,6 +13,7 @@ DROP FUNCTION leadledger.lock_own_lead(uuid, uuid);
 DROP FUNCTION public.update_whatsapp_message_status(text, text, timestamptz, jsonb);
 DROP FUNCTION public.record_whatsapp_outgoing(uuid, text, text, text, boolean, text);
 DROP FUNCTION public.record_whatsapp_message(uuid, text, text, text, text, text, timestamptz, jsonb);
+DROP FUNCTION leadledger.stored_message(uuid, text);
 DROP FUNCTION leadledger.lead_for_phone(uuid, text, text);
 DROP FUNCTION leadledger.open_conversation(uuid, uuid);
 DROP FUNCTION public.create_leads_with_conversations(uuid, jsonb);
