@@ -4,6 +4,7 @@ from bench import (
     campaigns_batch,
     campaigns_costs,
     campaigns_create,
+    campaigns_enrichment,
     campaigns_latency,
     campaigns_stats,
     clone_speed,
@@ -17,6 +18,7 @@ for module in (
     campaigns_create,
     campaigns_stats,
     campaigns_costs,
+    campaigns_enrichment,
     campaigns_latency,
 ):
     module.main()

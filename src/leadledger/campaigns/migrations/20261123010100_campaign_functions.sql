@@ -619,12 +619,16 @@ $$;
 -- profile_url), company_name, company_size, industry, person_name, person_title (flat, or
 -- nested in company{} and person{}), and the same email, phone, status and raw_data fields.
 -- primary_email, when not given, is the first item of emails that is an email address.
-CREATE FUNCTION leadledger.gmaps_enrichment_items(p_type text, p_items jsonb)
-RETURNS TABLE (
+-- Callers evaluate it once per call into an array of gmaps_enrichment_item (parsing and
+-- validating the items is most of an enrichment call's time) and read that array afterwards.
+CREATE TYPE leadledger.gmaps_enrichment_item AS (
     idx integer, business_id uuid, campaign_id uuid, problem text, status text, url text,
     page_name text, company_name text, company_size text, industry text, person_name text,
     person_title text, primary_email text, emails text[], phone_numbers text[], raw_data jsonb
-)
+);
+
+CREATE FUNCTION leadledger.gmaps_enrichment_items(p_type text, p_items jsonb)
+RETURNS SETOF leadledger.gmaps_enrichment_item
 LANGUAGE sql
 STABLE
 SET search_path = pg_catalog, pg_temp
@@ -684,9 +688,9 @@ AS $$
       LEFT JOIN public.gmaps_businesses b ON b.id = it.business_id
 $$;
 
--- gmaps_apply_enrichments: applies every valid item of a batch; returns
--- {updated, failed, errors: [{index, business_id, reason}], applied: [{index, business_id, email,
--- email_source}]}. Runs inside the caller's transaction.
+-- gmaps_apply_enrichments: applies every valid item of a batch (p_items: gmaps_enrichment_items
+-- evaluated once by the caller); returns {updated, failed, errors: [{index, business_id, reason}],
+-- applied: [{index, business_id, email, email_source}]}. Runs inside the caller's transaction.
 -- Guarantees: businesses are locked FOR UPDATE in (campaign_id, place_id) order, the order in
 -- which insert_businesses_batch upserts them, before their enrichment rows are written (order
 -- business -> enrichment), so concurrent batches and re-scrapes cannot deadlock on them and the
@@ -695,7 +699,9 @@ $$;
 -- it ranks at least as high as the current one, so arrival order does not matter. When the
 -- email changes, its verification status comes from the audit log when that email was verified
 -- before, else it is cleared. A finished enrichment removes the business's lease of that type.
-CREATE FUNCTION leadledger.gmaps_apply_enrichments(p_type text, p_items jsonb)
+-- Only businesses the UPDATE found (and locked) get an enrichment row or lose their lease, so a
+-- business deleted after the items were evaluated is skipped, never a foreign-key failure.
+CREATE FUNCTION leadledger.gmaps_apply_enrichments(p_type text, p_items leadledger.gmaps_enrichment_item[])
 RETURNS jsonb
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -704,16 +710,17 @@ DECLARE
     v_errors jsonb;
     v_failed integer;
     v_applied jsonb;
+    v_applied_ids uuid[];
 BEGIN
     SELECT coalesce(jsonb_agg(jsonb_build_object('index', idx, 'business_id', business_id, 'reason', problem)
                               ORDER BY idx), '[]'::jsonb),
            count(*)::integer
       INTO v_errors, v_failed
-      FROM leadledger.gmaps_enrichment_items(p_type, p_items) WHERE problem IS NOT NULL;
+      FROM unnest(p_items) WHERE problem IS NOT NULL;
 
     -- (campaign_id, place_id): the order in which insert_businesses_batch's upsert locks them.
     PERFORM 1 FROM public.gmaps_businesses
-     WHERE id IN (SELECT business_id FROM leadledger.gmaps_enrichment_items(p_type, p_items) WHERE problem IS NULL)
+     WHERE id IN (SELECT business_id FROM unnest(p_items) WHERE problem IS NULL)
      ORDER BY campaign_id, place_id
        FOR UPDATE;
 
@@ -723,7 +730,7 @@ BEGIN
                  AND (b.email IS NULL
                       OR leadledger.gmaps_email_rank(b.email_source) <= leadledger.gmaps_email_rank(p_type)) AS takes_email,
                known.status AS known_status, known.is_safe AS known_is_safe
-          FROM leadledger.gmaps_enrichment_items(p_type, p_items) v
+          FROM unnest(p_items) v
           JOIN public.gmaps_businesses b ON b.id = v.business_id
           LEFT JOIN LATERAL (
               SELECT ev.status, ev.is_safe FROM public.gmaps_email_verifications ev
@@ -748,8 +755,9 @@ BEGIN
         RETURNING i.idx, b.id, b.email, b.email_source
     )
     SELECT coalesce(jsonb_agg(jsonb_build_object('index', idx, 'business_id', id, 'email', email,
-                                                 'email_source', email_source) ORDER BY idx), '[]'::jsonb)
-      INTO v_applied
+                                                 'email_source', email_source) ORDER BY idx), '[]'::jsonb),
+           coalesce(array_agg(id), '{}')
+      INTO v_applied, v_applied_ids
       FROM updated;
 
     IF p_type = 'facebook' THEN
@@ -758,12 +766,12 @@ BEGIN
              email_verification_status, raw_data)
         SELECT v.business_id, v.campaign_id, v.status, v.url, v.page_name, v.primary_email, v.emails,
                v.phone_numbers, known.status, v.raw_data
-          FROM leadledger.gmaps_enrichment_items(p_type, p_items) v
+          FROM unnest(p_items) v
           LEFT JOIN LATERAL (
               SELECT ev.status FROM public.gmaps_email_verifications ev
                WHERE ev.business_id = v.business_id AND ev.email = v.primary_email
                ORDER BY ev.verified_at DESC, ev.id LIMIT 1) known ON true
-         WHERE v.problem IS NULL
+         WHERE v.problem IS NULL AND v.business_id = ANY (v_applied_ids)
          ORDER BY v.business_id
         ON CONFLICT (business_id) DO UPDATE SET
             status = excluded.status, facebook_url = excluded.facebook_url, page_name = excluded.page_name,
@@ -776,12 +784,12 @@ BEGIN
              person_title, primary_email, emails, phone_numbers, email_verification_status, raw_data)
         SELECT v.business_id, v.campaign_id, v.status, v.url, v.company_name, v.company_size, v.industry,
                v.person_name, v.person_title, v.primary_email, v.emails, v.phone_numbers, known.status, v.raw_data
-          FROM leadledger.gmaps_enrichment_items(p_type, p_items) v
+          FROM unnest(p_items) v
           LEFT JOIN LATERAL (
               SELECT ev.status FROM public.gmaps_email_verifications ev
                WHERE ev.business_id = v.business_id AND ev.email = v.primary_email
                ORDER BY ev.verified_at DESC, ev.id LIMIT 1) known ON true
-         WHERE v.problem IS NULL
+         WHERE v.problem IS NULL AND v.business_id = ANY (v_applied_ids)
          ORDER BY v.business_id
         ON CONFLICT (business_id) DO UPDATE SET
             status = excluded.status, linkedin_url = excluded.linkedin_url, company_name = excluded.company_name,
@@ -793,8 +801,7 @@ BEGIN
 
     DELETE FROM public.gmaps_enrichment_leases l
      WHERE l.enrichment_type = p_type
-       AND l.business_id IN (SELECT business_id FROM leadledger.gmaps_enrichment_items(p_type, p_items)
-                              WHERE problem IS NULL);
+       AND l.business_id = ANY (v_applied_ids);
 
     RETURN jsonb_build_object('updated', jsonb_array_length(v_applied), 'failed', v_failed,
                               'errors', v_errors, 'applied', v_applied);
@@ -820,7 +827,8 @@ DECLARE
 BEGIN
     PERFORM leadledger.gmaps_check_enrichment_type(p_enrichment_type);
     PERFORM leadledger.require_array(p_enrichments, 'p_enrichments', 10000);
-    v_result := leadledger.gmaps_apply_enrichments(p_enrichment_type, p_enrichments);
+    v_result := leadledger.gmaps_apply_enrichments(p_enrichment_type, ARRAY(
+        SELECT v FROM leadledger.gmaps_enrichment_items(p_enrichment_type, p_enrichments) v));
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'enrichment_type', p_enrichment_type,
         'updated', v_result -> 'updated',
@@ -844,7 +852,7 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_item jsonb;
+    v_items leadledger.gmaps_enrichment_item[];
     v_problem text;
     v_result jsonb;
 BEGIN
@@ -855,8 +863,9 @@ BEGIN
     IF p_enrichment IS NULL OR jsonb_typeof(p_enrichment) <> 'object' THEN
         PERFORM leadledger.invalid_parameter('p_enrichment', 'must be a JSON object');
     END IF;
-    v_item := p_enrichment || jsonb_build_object('business_id', p_business_id, 'campaign_id', p_campaign_id);
-    SELECT problem INTO v_problem FROM leadledger.gmaps_enrichment_items(p_type, jsonb_build_array(v_item));
+    v_items := ARRAY(SELECT v FROM leadledger.gmaps_enrichment_items(p_type, jsonb_build_array(
+        p_enrichment || jsonb_build_object('business_id', p_business_id, 'campaign_id', p_campaign_id))) v);
+    v_problem := v_items[1].problem;
     IF v_problem LIKE 'business_id:%' OR v_problem LIKE 'campaign_id:%' THEN
         RAISE EXCEPTION 'Business not found'
             USING ERRCODE = 'foreign_key_violation',
@@ -865,7 +874,7 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_enrichment.' || split_part(v_problem, ':', 1),
                                              btrim(substr(v_problem, position(':' IN v_problem) + 1)));
     END IF;
-    v_result := leadledger.gmaps_apply_enrichments(p_type, jsonb_build_array(v_item));
+    v_result := leadledger.gmaps_apply_enrichments(p_type, v_items);
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'business_id', p_business_id, 'campaign_id', p_campaign_id, 'enrichment_type', p_type,
         'email', v_result #> '{applied,0,email}', 'email_source', v_result #> '{applied,0,email_source}'));
