@@ -16,12 +16,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import statistics
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -35,42 +33,15 @@ from bench.campaigns_common import (
     print_table,
     sql_fingerprint,
 )
-from bench.common import migrated_database, server_label, server_url
+from bench.common import commit_before, git, migrated_database, migrations_at, server_label, server_url
 from leadledger.db import Database
 from leadledger.db.migrations import Migration, MigrationRunner, discover
 
-REPO = Path(__file__).resolve().parent.parent
 P6_SUBJECT = "Campaign enrichment: evaluate the items once per call"
 BUSINESSES = 14_000
 #: (label, items per call, calls per side)
 BATCHES = ((1, 200), (10, 100), (100, 30), (1000, 5))
 SINGLE_CALLS = 200
-
-
-def git(*args: str) -> str:
-    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
-
-
-def default_baseline() -> str:
-    found = git("log", "--format=%H", "-1", "--fixed-strings", f"--grep={P6_SUBJECT}").strip()
-    if not found:
-        raise SystemExit(f"no commit with subject {P6_SUBJECT!r}: pass --baseline REV")
-    return f"{found}^"
-
-
-def migrations_at(revision: str) -> list[Migration]:
-    """The campaign migrations as they were at ``revision`` (text and rollback)."""
-
-    def at(package: str, relative: str) -> str:
-        path = "src/" + package.replace(".", "/") + "/migrations/" + relative
-        return git("show", f"{revision}:{path}")
-
-    return [
-        dataclasses.replace(
-            m, sql=at(m.package, m.filename), rollback_sql=at(m.package, "rollback/" + m.filename)
-        )
-        for m in discover(CAMPAIGN_PACKAGES)
-    ]
 
 
 @dataclasses.dataclass
@@ -162,13 +133,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="git revision of the baseline SQL (default: before P6)")
     args = parser.parse_args(argv)
-    baseline = args.baseline or default_baseline()
+    baseline = args.baseline or commit_before(P6_SUBJECT)
     baseline_label = git("rev-parse", "--short", baseline).strip()
     with server_url() as url, ExitStack() as stack:
         print(f"## Enrichment calls, baseline {baseline_label} vs this checkout — {server_label(url)}")
         print(f"({sql_fingerprint()})\n")
         sides = {
-            "baseline": stack.enter_context(loaded(url, migrations_at(baseline), "baseline")),
+            "baseline": stack.enter_context(
+                loaded(url, migrations_at(baseline, CAMPAIGN_PACKAGES), "baseline")
+            ),
             "candidate": stack.enter_context(loaded(url, discover(CAMPAIGN_PACKAGES), "candidate")),
         }
         rows: list[list[str]] = []

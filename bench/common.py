@@ -6,8 +6,10 @@ temporary directory. Timings are medians over repeated runs (the machines are sm
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import statistics
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +22,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from leadledger.db.embedded import EmbeddedServer
-from leadledger.db.migrations import MigrationRunner
+from leadledger.db.migrations import Migration, MigrationRunner, discover
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -58,6 +62,34 @@ def migrated_database(url: str, *, migrate: bool = True) -> Iterator[str]:
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], cwd=REPO, check=True, capture_output=True, text=True).stdout
+
+
+def commit_before(subject: str) -> str:
+    """The revision just before the commit whose message contains ``subject``: the baseline of a
+    benchmark that measures what that commit changed."""
+    found = git("log", "--format=%H", "-1", "--fixed-strings", f"--grep={subject}").strip()
+    if not found:
+        raise SystemExit(f"no commit with subject {subject!r}: pass --baseline REV")
+    return f"{found}^"
+
+
+def migrations_at(revision: str, packages: tuple[str, ...]) -> list[Migration]:
+    """The migrations of ``packages`` with their text (and rollback) as it was at ``revision``,
+    so that one run can measure the SQL before and after a change side by side."""
+
+    def at(package: str, relative: str) -> str:
+        return git("show", f"{revision}:src/{package.replace('.', '/')}/migrations/{relative}")
+
+    return [
+        dataclasses.replace(
+            m, sql=at(m.package, m.filename), rollback_sql=at(m.package, "rollback/" + m.filename)
+        )
+        for m in discover(packages)
+    ]
 
 
 def median_ms(samples: list[float]) -> float:
