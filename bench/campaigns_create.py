@@ -8,13 +8,17 @@ rounds interleaved:
 * Python, one INSERT per ZIP: validate in Python, then in one transaction insert the campaign
   (``RETURNING id``) and send one INSERT per ZIP (a round trip each), then commit;
 * Python, executemany: the same with the ZIP inserts sent by ``executemany`` (pipelined), to
-  show how much of the difference is round trips.
+  show how much of the difference is round trips;
+* ``create_campaign_with_coverage`` as it was before proposal P5 (set-based ZIP validation), in a
+  second database migrated with the campaign SQL of ``--baseline`` (default: the commit before
+  P5's, found by its subject).
 
-    python -m bench.campaigns_create     # BENCH_DATABASE_URL=... for another server
+    python -m bench.campaigns_create [--baseline REV]    # BENCH_DATABASE_URL=... for another server
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import uuid
@@ -26,6 +30,7 @@ from typing import Any
 import psycopg
 
 from bench.campaigns_common import (
+    CAMPAIGN_PACKAGES,
     campaign_data,
     campaign_database,
     fmt_ms,
@@ -34,7 +39,8 @@ from bench.campaigns_common import (
     sql_fingerprint,
     zip_items,
 )
-from bench.common import server_label, server_url, timed
+from bench.common import commit_before, git, migrated_database, migrations_at, server_label, server_url, timed
+from leadledger.db.migrations import MigrationRunner
 
 ZIP_COUNTS = (1, 10, 100, 500)
 ROUNDS = 25
@@ -50,7 +56,9 @@ INSERT_ZIP = (
     " VALUES (%s, %s, %s, %s, %s)"
 )
 
-METHODS = ("create_campaign_with_coverage", "Python, one INSERT per ZIP", "Python, executemany")
+P5_SUBJECT = "Campaign creation: validate the ZIP list set-based"
+BEFORE_P5 = "`create_campaign_with_coverage` before P5"
+METHODS = ("create_campaign_with_coverage", "Python, one INSERT per ZIP", "Python, executemany", BEFORE_P5)
 
 Creator = Callable[[dict[str, Any], list[dict[str, Any]]], None]
 
@@ -70,14 +78,35 @@ def validated(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> Decimal:
     return sum((Decimal(item.get("estimated_cost", 0)) for item in zips), Decimal(0))
 
 
-def main() -> None:
-    fingerprint = sql_fingerprint()
-    with server_url() as url, campaign_database(url) as db_url:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", help="git revision of the 'before P5' SQL (default: before P5)")
+    args = parser.parse_args(argv)
+    baseline = args.baseline or commit_before(P5_SUBJECT)
+    before_p5 = migrations_at(baseline, CAMPAIGN_PACKAGES)
+    fingerprint = f"{sql_fingerprint()}; before P5 = {git('rev-parse', '--short', baseline).strip()}"
+    with (
+        server_url() as url,
+        campaign_database(url) as db_url,
+        migrated_database(url, migrate=False) as old_url,
+    ):
         label = server_label(url)
-        with pooled(db_url, 1) as db, psycopg.connect(db_url, autocommit=True) as conn:
+        with psycopg.connect(old_url, autocommit=True) as old_conn:
+            MigrationRunner(old_conn, before_p5).upgrade()
+        with (
+            pooled(db_url, 1) as db,
+            pooled(old_url, 1) as old_db,
+            psycopg.connect(db_url, autocommit=True) as conn,
+        ):
 
             def function(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
                 result = db.call("create_campaign_with_coverage", p_campaign_data=campaign, p_zip_codes=zips)
+                assert result["zip_count"] == len(zips)
+
+            def old_function(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
+                result = old_db.call(
+                    "create_campaign_with_coverage", p_campaign_data=campaign, p_zip_codes=zips
+                )
                 assert result["zip_count"] == len(zips)
 
             def insert_campaign(
@@ -120,7 +149,9 @@ def main() -> None:
                     campaign_id = insert_campaign(cur, campaign, zips)
                     cur.executemany(INSERT_ZIP, [zip_row(campaign_id, item) for item in zips])
 
-            creators: dict[str, Creator] = dict(zip(METHODS, (function, per_zip, many), strict=True))
+            creators: dict[str, Creator] = dict(
+                zip(METHODS, (function, per_zip, many, old_function), strict=True)
+            )
             samples: dict[tuple[int, str], list[float]] = {}
             for count in ZIP_COUNTS:
                 zips = zip_items(count)

@@ -130,6 +130,43 @@ def test_5000_zip_codes_in_one_call(pg: Conn) -> None:
     )
 
 
+#: Items at the edges of the ZIP rules that are valid: the set-based pass must not refuse them
+#: (and where it flags an item, the per-item checks decide).
+VALID_EDGE_ITEMS: list[Any] = [
+    "00000",
+    {"zip_code": "99999"},
+    {"zip_code": "78701", "max_results": 2147483647},
+    {"zip_code": "78701", "max_results": 5.0},
+    {"zip_code": "78701", "max_results": 1},
+    {"zip_code": "78701", "estimated_cost": 0},
+    {"zip_code": "78701", "estimated_cost": 0.0000001},
+    {"zip_code": "78701", "estimated_cost": 99999999.9999994},  # rounds to 99999999.999999
+    {"zip_code": "78701", "keywords": []},
+    {"zip_code": "78701", "keywords": ["a", ""], "max_results": None, "estimated_cost": None},
+    {"zip_code": "78701", "keywords": None},
+    {"zip_code": "78701", "note": "unknown fields are allowed"},
+]
+
+
+@pytest.mark.parametrize("item", VALID_EDGE_ITEMS, ids=[str(i) for i in range(len(VALID_EDGE_ITEMS))])
+def test_valid_items_at_the_edges_of_the_rules_are_accepted(pg: Conn, item: Any) -> None:
+    result = ok(pg, "create_campaign_with_coverage", p_campaign_data={"name": "edge"}, p_zip_codes=[item])
+    assert result["zip_count"] == 1
+
+
+@pytest.mark.parametrize("bad_at", [0, 2500, 4999])
+def test_the_first_bad_item_of_a_long_list_is_named(shared: Conn, shared_seed: Seed, bad_at: int) -> None:
+    zips: list[Any] = [{"zip_code": f"{n:05d}", "max_results": 20} for n in range(10000, 15000)]
+    zips[bad_at] = {"zip_code": f"{10000 + bad_at:05d}", "max_results": -1}
+    zips[4999 if bad_at < 4999 else 0] = {"zip_code": "123"}  # a second bad item, named only if first
+    first, second = sorted({bad_at, 4999 if bad_at < 4999 else 0})
+    field = f"p_zip_codes[{first}].max_results" if first == bad_at else f"p_zip_codes[{first}].zip_code"
+    assert_rejected(
+        shared, "create_campaign_with_coverage", field, "", p_campaign_data=NAME, p_zip_codes=zips
+    )
+    assert second > first
+
+
 def test_a_failure_after_the_campaign_insert_leaves_no_campaign(pg: Conn) -> None:
     """The exception block rolls back the campaign row when the coverage insert fails."""
     pg.execute(

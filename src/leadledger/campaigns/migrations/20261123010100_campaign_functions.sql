@@ -142,7 +142,35 @@ BEGIN
     IF jsonb_array_length(p_zip_codes) = 0 THEN
         PERFORM leadledger.invalid_parameter('p_zip_codes', 'must list at least one ZIP code');
     END IF;
-    FOR v_item, v_index IN SELECT e, o - 1 FROM jsonb_array_elements(p_zip_codes) WITH ORDINALITY AS z(e, o) LOOP
+    -- One set-based pass finds the items that are not plainly valid (the expression accepts only
+    -- items the per-item checks below accept, so nothing gets through that they would refuse);
+    -- only those items, in index order, go through the per-item checks, which raise the exact
+    -- message for the first bad one. A valid list costs one scan instead of a PL/pgSQL
+    -- validate_object call per ZIP (P5, docs/benchmarks.md).
+    FOR v_item, v_index IN
+        SELECT z.e, z.o - 1 FROM jsonb_array_elements(p_zip_codes) WITH ORDINALITY AS z(e, o)
+         WHERE NOT coalesce(CASE jsonb_typeof(z.e)
+            WHEN 'string' THEN (z.e #>> '{}') ~ '^[0-9]{5}$'
+            WHEN 'object' THEN
+                jsonb_typeof(z.e -> 'zip_code') = 'string' AND (z.e ->> 'zip_code') ~ '^[0-9]{5}$'
+                AND CASE coalesce(jsonb_typeof(z.e -> 'keywords'), 'null')
+                        WHEN 'null' THEN true
+                        WHEN 'array' THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(z.e -> 'keywords') k
+                                                       WHERE jsonb_typeof(k) <> 'string')
+                        ELSE false END
+                AND CASE coalesce(jsonb_typeof(z.e -> 'max_results'), 'null')
+                        WHEN 'null' THEN true
+                        WHEN 'number' THEN (z.e ->> 'max_results')::numeric BETWEEN 1 AND 2147483647
+                                       AND (z.e ->> 'max_results')::numeric = trunc((z.e ->> 'max_results')::numeric)
+                        ELSE false END
+                AND CASE coalesce(jsonb_typeof(z.e -> 'estimated_cost'), 'null')
+                        WHEN 'null' THEN true
+                        WHEN 'number' THEN (z.e ->> 'estimated_cost')::numeric >= 0
+                                       AND round((z.e ->> 'estimated_cost')::numeric, 6) < 100000000
+                        ELSE false END
+            END, false)
+         ORDER BY z.o
+    LOOP
         IF jsonb_typeof(v_item) = 'string' THEN
             v_item := jsonb_build_object('zip_code', v_item);
         END IF;
@@ -194,7 +222,7 @@ BEGIN
            CASE WHEN jsonb_typeof(e -> 'keywords') = 'array'
                 THEN ARRAY(SELECT jsonb_array_elements_text(e -> 'keywords'))
                 ELSE coalesce(ARRAY(SELECT jsonb_array_elements_text(p_campaign_data -> 'keywords')), '{}') END,
-           (e ->> 'max_results')::integer,
+           (e ->> 'max_results')::numeric::integer,  -- 5.0 is a valid count too
            coalesce((e ->> 'estimated_cost')::numeric, 0)
       FROM jsonb_array_elements(p_zip_codes) e;
 
