@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 
+import httpx
 import psycopg
 import pytest
 
@@ -56,6 +59,57 @@ def test_bad_or_unreachable_url_is_one_line_and_exit_2(url: str, message: str, c
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     assert message in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "invalid database URL"),
+        ("mysql://root@127.0.0.1/x", "scheme 'mysql' is not postgresql://"),
+        ("postgresql://postgres@127.0.0.1:notaport/x", "invalid database URL"),
+    ],
+)
+def test_serve_with_a_bad_url_is_one_line_and_exit_2(url: str, message: str) -> None:
+    result = run("serve", "--port", "1", url=url)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert message in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_serve_with_the_database_down_starts_and_reports_503() -> None:
+    """A server that is down is not a configuration error: the service runs and says so."""
+    port = free_port()
+    environ = {k: v for k, v in os.environ.items() if k not in {"LEADLEDGER_DATABASE_URL", "DATABASE_URL"}}
+    environ["LEADLEDGER_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:1/x"
+    with subprocess.Popen(
+        [sys.executable, "-m", "leadledger", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as server:
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=10)
+                    break
+                except httpx.TransportError:
+                    assert server.poll() is None, "the service exited"
+                    assert time.monotonic() < deadline, "the service did not start"
+                    time.sleep(0.2)
+            assert response.status_code == 503
+            assert response.json()["reason"].startswith("database unavailable")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def test_database_url_alias_is_read() -> None:

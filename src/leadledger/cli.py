@@ -14,7 +14,7 @@ from leadledger.campaigns import cli as campaigns_cli
 from leadledger.campaigns import demo as campaigns_demo
 from leadledger.cli_common import cli_errors, console, err_console, load_settings, open_database
 from leadledger.db.migrations import MigrationRunner, export_supabase
-from leadledger.db.pool import direct_connection
+from leadledger.db.pool import direct_connection, resolve_database_url
 from leadledger.etl import cli as etl_cli
 from leadledger.etl import demo as etl_demo
 from leadledger.leads import cli as leads_cli
@@ -151,12 +151,20 @@ def serve(
     from leadledger.api import create_app
 
     settings = load_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.api_host,
-        port=port or settings.api_port,
-        log_level=settings.log_level.lower(),
-    )
+    # Resolved here, not in the app's startup, so that a bad URL or an embedded server that
+    # cannot start is a one-line error (cli_errors) rather than a traceback from uvicorn. A
+    # server that is merely down is not an error: the service starts and /api/health says 503.
+    url, embedded = resolve_database_url(settings)
+    try:
+        uvicorn.run(
+            create_app(settings, database_url=url, embedded=embedded),
+            host=host or settings.api_host,
+            port=port or settings.api_port,
+            log_level=settings.log_level.lower(),
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
 
 
 @app.command()

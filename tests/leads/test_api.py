@@ -207,7 +207,16 @@ def test_pagination_filters_soft_delete_and_restore(env: Env) -> None:
     assert env.api.post(f"/api/leads/{ids[0]}/restore", headers=env.auth).json()["changed"] is True
     listed = [item["lead_id"] for item in env.api.get("/api/leads", headers=env.auth).json()["items"]]
     assert ids[0] in listed
+    detail = env.api.get(f"/api/leads/{ids[0]}", headers=env.auth)
+    assert detail.status_code == 200, detail.text
+    assert detail.json()["lead"]["customer_name"] == "Lead 0"
+    assert [c["status"] for c in detail.json()["conversations"]] == ["active"]
     assert env.api.delete(f"/api/leads/{uuid4()}", headers=env.auth).status_code == 404
+    # the largest page the route allows (it asks the database for one more row)
+    biggest = env.api.get("/api/leads", headers=env.auth, params={"limit": 500})
+    assert biggest.status_code == 200, biggest.text
+    assert (len(biggest.json()["items"]), biggest.json()["next_cursor"]) == (5, None)
+    assert env.api.get("/api/leads", headers=env.auth, params={"limit": 501}).status_code == 422
 
 
 # -- the webhook ---------------------------------------------------------------------------------

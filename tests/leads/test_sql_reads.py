@@ -161,9 +161,9 @@ def test_list_shows_only_the_callers_leads(shared: Conn, seed: Seed) -> None:
 @pytest.mark.parametrize(
     ("params", "error", "message"),
     [
-        ({"p_limit": 0}, psycopg.errors.InvalidParameterValue, "p_limit: must be between 1 and 500"),
-        ({"p_limit": 501}, psycopg.errors.InvalidParameterValue, "p_limit: must be between 1 and 500"),
-        ({"p_limit": None}, psycopg.errors.InvalidParameterValue, "p_limit: must be between 1 and 500"),
+        ({"p_limit": 0}, psycopg.errors.InvalidParameterValue, "p_limit: must be between 1 and 1000"),
+        ({"p_limit": 1001}, psycopg.errors.InvalidParameterValue, "p_limit: must be between 1 and 1000"),
+        ({"p_limit": None}, psycopg.errors.InvalidParameterValue, "p_limit: must be between 1 and 1000"),
         (
             {"p_before_created_at": T0},
             psycopg.errors.InvalidParameterValue,
@@ -189,7 +189,7 @@ def test_list_bad_input_raises(
 def test_client_fetch_raises_typed_errors(database: Database, pg: Conn, user_id: str) -> None:
     assert database.fetch("list_leads", p_user_id=user_id) == []
     with pytest.raises(ValidationError, match="p_limit"):
-        database.fetch("list_leads", p_user_id=user_id, p_limit=1000)
+        database.fetch("list_leads", p_user_id=user_id, p_limit=1001)
     with pytest.raises(ReferencedRecordNotFoundError, match="User not found"):
         database.fetch("list_leads", p_user_id=UNKNOWN_ID)
 

@@ -13,22 +13,30 @@ from leadledger.api import health
 from leadledger.api.errors import install_error_handlers
 from leadledger.campaigns.router import router as campaigns_router
 from leadledger.db import AsyncDatabase, Settings
+from leadledger.db.embedded import EmbeddedServer
 from leadledger.db.pool import resolve_database_url
 from leadledger.leads.router import router as leads_router
 
 
-def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database_url: str | None = None,
+    embedded: EmbeddedServer | None = None,
+) -> FastAPI:
     """Build the app. The pool opens at startup without waiting for the server, so a service
-    whose database is down still starts and reports 503 on /api/health."""
+    whose database is down still starts and reports 503 on /api/health. With ``database_url``
+    the app uses that URL (``embedded``: the server behind it, released at shutdown); without
+    it the URL is resolved at startup from the settings."""
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if database_url is None:
-            url, embedded = await anyio.to_thread.run_sync(resolve_database_url, settings)
+            url, server = await anyio.to_thread.run_sync(resolve_database_url, settings)
         else:
-            url, embedded = database_url, None
-        db = AsyncDatabase(url, settings, embedded=embedded)
+            url, server = database_url, embedded
+        db = AsyncDatabase(url, settings, embedded=server)
         await db.open()
         app.state.db = db
         app.state.settings = settings

@@ -719,8 +719,8 @@ SET statement_timeout = '30s'
 AS $$
 BEGIN
     PERFORM leadledger.assert_tenant(p_user_id);
-    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 500 THEN
-        PERFORM leadledger.invalid_parameter('p_limit', 'must be between 1 and 500');
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+        PERFORM leadledger.invalid_parameter('p_limit', 'must be between 1 and 1000');
     END IF;
     IF (p_before_created_at IS NULL) <> (p_before_id IS NULL) THEN
         PERFORM leadledger.invalid_parameter('p_before_id', 'p_before_created_at and p_before_id go together');
