@@ -109,6 +109,8 @@ def test_create_lead_201_and_list(env: Env, conn: psycopg.Connection[Any]) -> No
     assert set(body) == {"lead_id", "conversation_id"}
     assert scalar(conn, "SELECT customer_phone FROM leads WHERE id = %s", body["lead_id"]) == "+15125550100"
     assert scalar(conn, "SELECT user_id FROM leads WHERE id = %s", body["lead_id"]) == env.user_id
+    actors = conn.execute("SELECT DISTINCT actor FROM lead_audit_log WHERE record_id = %s", [body["lead_id"]])
+    assert [r[0] for r in actors] == [str(env.user_id)]  # the audit log names the API's caller
     page = env.api.get("/api/leads", headers=env.auth).json()
     assert [item["lead_id"] for item in page["items"]] == [body["lead_id"]]
     assert page["next_cursor"] is None

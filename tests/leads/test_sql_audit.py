@@ -1,5 +1,6 @@
 """The audit log: every insert, update and soft delete of a lead or conversation, with the actor
-(the JWT subject, else leadledger.actor, else the session user); nothing for a rolled-back call."""
+(the JWT subject, else leadledger.actor, else the user the call acts for, else the session user);
+nothing for a rolled-back call."""
 
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ def last_id(conn: Conn) -> int:
 
 def test_creating_a_lead_logs_both_inserts_with_the_new_rows(pg: Conn, user_id: str) -> None:
     created = new_lead(pg, user_id, "+15125550100", "Ana", "quote")
-    session_user = value(pg, "SELECT session_user::text")
     lead_log, conversation_log = audit(pg)
     assert (lead_log["table_name"], lead_log["record_id"], lead_log["action"]) == (
         "leads",
@@ -48,7 +48,7 @@ def test_creating_a_lead_logs_both_inserts_with_the_new_rows(pg: Conn, user_id: 
         "INSERT",
     )
     for entry in (lead_log, conversation_log):
-        assert entry["actor"] == session_user
+        assert entry["actor"] == user_id  # the user the service acted for (the HTTP API's caller)
         assert entry["old_values"] is None
     stored = value(pg, "SELECT to_jsonb(l) FROM leads l WHERE id = %s", created["lead_id"])
     assert lead_log["new_values"] == stored
@@ -127,7 +127,7 @@ def test_bulk_import_logs_every_row(pg: Conn, user_id: str) -> None:
     assert logged == expected
 
 
-def test_the_actor_is_the_jwt_subject_else_the_setting_else_the_session_user(
+def test_the_actor_is_the_jwt_subject_else_the_setting_else_the_acting_user_else_the_session_user(
     pg: Conn, user_id: str, lead: Envelope
 ) -> None:
     session_user = value(pg, "SELECT session_user::text")
@@ -156,10 +156,18 @@ def test_the_actor_is_the_jwt_subject_else_the_setting_else_the_session_user(
         ok(pg, "restore_lead", p_lead_id=lead["lead_id"])
     assert {e["actor"] for e in audit(pg, mark)} == {"etl-worker"}
 
-    # 5. Neither: the session user.
+    # 5. Neither: the user the call acts for (p_user_id, as the HTTP API passes its caller) ...
     pg.execute("RESET leadledger.actor")
     mark = last_id(pg)
     new_lead(pg, user_id, phone(1))
+    assert {e["actor"] for e in audit(pg, mark)} == {user_id}
+    mark = last_id(pg)
+    ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"], p_user_id=user_id)
+    assert {e["actor"] for e in audit(pg, mark)} == {user_id}
+
+    # 6. ... and when the service acts for no one in particular, the session user.
+    mark = last_id(pg)
+    ok(pg, "restore_lead", p_lead_id=lead["lead_id"])
     assert {e["actor"] for e in audit(pg, mark)} == {session_user}
 
     # A setting local to one transaction works the same way.

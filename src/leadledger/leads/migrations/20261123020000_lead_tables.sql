@@ -108,7 +108,9 @@ COMMENT ON TABLE public.lead_audit_log IS 'Every insert, update and delete of a 
 CREATE INDEX lead_audit_log_record_idx ON public.lead_audit_log (record_id, id);
 
 -- leadledger.current_actor: who is acting, for the audit log: the JWT subject PostgREST set
--- (request.jwt.claims), else what the caller set in leadledger.actor, else the database role.
+-- (request.jwt.claims), else what the caller set in leadledger.actor, else the user the
+-- current call acts for (leadledger.acting_user, set by the leads functions from their
+-- p_user_id: the HTTP API's authenticated user), else the database role.
 CREATE FUNCTION leadledger.current_actor()
 RETURNS text
 LANGUAGE sql
@@ -118,6 +120,7 @@ AS $$
     SELECT coalesce(
         nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub',
         nullif(current_setting('leadledger.actor', true), ''),
+        nullif(current_setting('leadledger.acting_user', true), ''),
         session_user::text)
 $$;
 

@@ -31,11 +31,12 @@ END
 $$;
 
 -- assert_tenant: an end user may act only for himself (42501 otherwise); the service may act
--- for any user. Also checks the user exists ('User not found', 23503).
+-- for any user. Also checks the user exists ('User not found', 23503), and records p_user_id
+-- as the user this call acts for (leadledger.acting_user, local to the transaction), which the
+-- audit log names when no JWT or leadledger.actor says who acts (leadledger.current_actor).
 CREATE FUNCTION leadledger.assert_tenant(p_user_id uuid)
 RETURNS void
 LANGUAGE plpgsql
-STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -51,16 +52,17 @@ BEGIN
         RAISE EXCEPTION 'User not found'
             USING ERRCODE = 'foreign_key_violation', DETAIL = format('no user with id %s', p_user_id);
     END IF;
+    PERFORM set_config('leadledger.acting_user', p_user_id::text, true);
 END
 $$;
 
 -- lead_scope: the owner a call on one lead is limited to: the end user of the JWT (who may not
 -- name another user in p_user_id: 42501, as in assert_tenant), else p_user_id, else NULL (the
--- service, acting on any owner's lead).
+-- service, acting on any owner's lead). Records that owner as the acting user for the audit
+-- log, as assert_tenant does (cleared when the service acts for no one in particular).
 CREATE FUNCTION leadledger.lead_scope(p_user_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql
-STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -69,6 +71,7 @@ BEGIN
     IF v_caller IS NOT NULL AND p_user_id IS NOT NULL AND v_caller <> p_user_id THEN
         RAISE EXCEPTION 'Not allowed for this user' USING ERRCODE = 'insufficient_privilege';
     END IF;
+    PERFORM set_config('leadledger.acting_user', coalesce(coalesce(v_caller, p_user_id)::text, ''), true);
     RETURN coalesce(v_caller, p_user_id);
 END
 $$;
