@@ -31,8 +31,15 @@ SELECT 'schema ' || n.nspname || ' ' || pg_temp.grants(n.nspacl, n.nspowner)
   FROM pg_namespace n WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
 UNION ALL
 SELECT 'relation ' || c.oid::regclass::text || ' ' || c.relkind::text || ' '
-       || pg_temp.grants(c.relacl, c.relowner)
+       || pg_temp.grants(c.relacl, c.relowner) || CASE WHEN c.relrowsecurity THEN ' rls' ELSE '' END
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
+UNION ALL
+SELECT 'policy ' || p.polrelid::regclass::text || ' ' || p.polname || ' ' || p.polcmd::text || ' '
+       || (SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(r) END, ',' ORDER BY 1)
+             FROM unnest(p.polroles) r)
+       || ' ' || coalesce(pg_get_expr(p.polqual, p.polrelid), '')
+  FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
 UNION ALL
 SELECT 'column ' || a.attrelid::regclass::text || '.' || a.attname || ' '

@@ -230,6 +230,38 @@ END
 $$;
 
 REVOKE ALL ON FUNCTION leadledger.secure_function(regprocedure, boolean) FROM PUBLIC;
+-- secure_table: the privilege policy for a table of ours in an API-exposed schema. Tables are
+-- written only through the stored functions, which run as the table owner. Revokes everything
+-- from PUBLIC and from Supabase's API roles anon and authenticated where they exist (Supabase's
+-- default privileges grant them ALL on every new table in public, so revoking from PUBLIC alone
+-- would leave the tables open through PostgREST); with p_service_reads grants SELECT to
+-- leadledger_service. Enables row level security with, for p_service_reads, one policy letting
+-- leadledger_service read every row: a grant added later by mistake still shows no row to an
+-- API role. The owner (the functions) is not restricted: RLS is enabled, not forced.
+CREATE FUNCTION leadledger.secure_table(p_table regclass, p_service_reads boolean DEFAULT true)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    EXECUTE format('REVOKE ALL ON TABLE %s FROM PUBLIC', p_table);
+    FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
+            EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', p_table, v_role);
+        END IF;
+    END LOOP;
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p_table);
+    IF p_service_reads THEN
+        EXECUTE format('GRANT SELECT ON TABLE %s TO leadledger_service', p_table);
+        EXECUTE format('CREATE POLICY leadledger_service_reads ON %s FOR SELECT TO leadledger_service USING (true)',
+                       p_table);
+    END IF;
+END
+$$;
+
+REVOKE ALL ON FUNCTION leadledger.secure_table(regclass, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION leadledger.error_envelope(text, text, text, text) TO leadledger_service;
 GRANT EXECUTE ON FUNCTION leadledger.ok_envelope(jsonb) TO leadledger_service;
 GRANT EXECUTE ON FUNCTION leadledger.invalid_parameter(text, text) TO leadledger_service;

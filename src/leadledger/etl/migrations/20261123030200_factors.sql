@@ -79,8 +79,7 @@ CREATE TABLE public.factor (
 );
 COMMENT ON TABLE public.factor IS 'Factors: a condition on a datapoint of an object type, used as a guardrail or a question.';
 CREATE INDEX factor_org_idx ON public.factor (org_id) WHERE deleted_at IS NULL;
-REVOKE ALL ON public.factor FROM PUBLIC;
-GRANT SELECT ON public.factor TO leadledger_service;
+SELECT leadledger.secure_table('public.factor');
 
 -- generate_factor_description: the sentence a factor reads as (parameter names as the seed plan
 -- gives them). Guardrails are statements, use cases questions; an unknown factor type is 22023.

@@ -190,7 +190,12 @@ CREATE CONSTRAINT TRIGGER conversations_keep_lead_whole AFTER DELETE OR UPDATE O
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION leadledger.lead_keeps_conversation();
 
-REVOKE ALL ON public.app_users, public.api_keys, public.whatsapp_numbers, public.leads,
-    public.conversations, public.messages, public.lead_audit_log FROM PUBLIC;
-GRANT SELECT ON public.app_users, public.whatsapp_numbers, public.leads, public.conversations,
-    public.messages, public.lead_audit_log TO leadledger_service;
+-- Written through the stored functions only (leadledger.secure_table: no access for PUBLIC or
+-- the API roles, row level security on); leadledger_service reads all but the API key hashes.
+SELECT leadledger.secure_table('public.app_users');
+SELECT leadledger.secure_table('public.api_keys', p_service_reads => false);
+SELECT leadledger.secure_table('public.whatsapp_numbers');
+SELECT leadledger.secure_table('public.leads');
+SELECT leadledger.secure_table('public.conversations');
+SELECT leadledger.secure_table('public.messages');
+SELECT leadledger.secure_table('public.lead_audit_log');

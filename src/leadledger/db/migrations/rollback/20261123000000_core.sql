@@ -2,6 +2,7 @@
 -- explicit (no CASCADE) so that anything a later migration left behind makes this fail loudly.
 -- The cluster-wide role leadledger_service is kept: other databases of the cluster may still
 -- hold privileges granted to it (see docs/decisions.md).
+DROP FUNCTION leadledger.secure_table(regclass, boolean);
 DROP FUNCTION leadledger.secure_function(regprocedure, boolean);
 DROP FUNCTION leadledger.require_array(jsonb, text, integer);
 DROP FUNCTION leadledger.validate_object(jsonb, text, jsonb);
