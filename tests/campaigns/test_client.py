@@ -6,8 +6,10 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from leadledger.campaigns.client import AsyncCampaignsClient, CampaignsClient
@@ -22,7 +24,8 @@ from leadledger.campaigns.models import (
     ZipCodeTarget,
 )
 from leadledger.db import AsyncDatabase, BusinessRuleError, Database, ReferencedRecordNotFoundError
-from leadledger.db.errors import ConfigurationError, ValidationError
+from leadledger.db.errors import ConfigurationError, StatementTimeoutError, ValidationError
+from tests.conftest import make_settings
 
 ZIPS = ("78701", "78702", "78704")
 
@@ -168,3 +171,35 @@ def test_importer_groups_by_zip_and_reads_files(tmp_path: Path) -> None:
             load_dataset(bad)
     with pytest.raises(ConfigurationError, match="no such file"):
         load_dataset(tmp_path / "missing.json")
+
+
+SLOW_BUSINESS_INSERTS = """
+CREATE FUNCTION public.lltest_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep(1.2);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER lltest_slow AFTER INSERT ON public.gmaps_businesses
+    FOR EACH STATEMENT EXECUTE FUNCTION public.lltest_slow();
+"""
+
+
+def test_batch_calls_get_the_batch_functions_own_timeout(db_url: str, conn: psycopg.Connection[Any]) -> None:
+    """The pool's statement_timeout (here 0.5 s) would cancel a batch that the function itself
+    allows 60 s for: batch calls carry the longer timeout, other calls keep the pool's."""
+    with Database(db_url, make_settings(db_url, statement_timeout=0.5)) as db:
+        db.open()
+        client = CampaignsClient(db)
+        campaign = new_campaign(client)
+        conn.execute(SLOW_BUSINESS_INSERTS)
+        result = client.save_businesses_batch(campaign, "78701", sample_dataset()[:3])
+        assert result.inserted == 3
+        with pytest.raises(StatementTimeoutError):  # the same function, called without it
+            db.call(
+                "insert_businesses_batch",
+                p_campaign_id=campaign,
+                p_zip_code="78702",
+                p_businesses=sample_dataset()[3:6],
+                attempts=1,
+            )

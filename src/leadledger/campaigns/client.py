@@ -35,7 +35,7 @@ from leadledger.campaigns.models import (
     TransitionResult,
     VerificationResult,
 )
-from leadledger.db.calls import AsyncCaller, Call, SyncCaller
+from leadledger.db.calls import BATCH_STATEMENT_TIMEOUT, AsyncCaller, Call, SyncCaller
 
 #: Attempts for batch and cost calls (the issue: "Batch and cost calls retry 5 times").
 BATCH_ATTEMPTS = 5
@@ -86,6 +86,7 @@ class _Calls:
             {"p_campaign_id": campaign_id, "p_zip_code": zip_code, "p_businesses": list(businesses)},
             _BATCH,
             attempts=BATCH_ATTEMPTS,
+            statement_timeout=BATCH_STATEMENT_TIMEOUT,
         )
 
     @staticmethod
@@ -142,6 +143,7 @@ class _Calls:
             {"p_enrichment_type": str(enrichment_type), "p_enrichments": [_dump(e) for e in enrichments]},
             _ENRICH_BATCH,
             attempts=BATCH_ATTEMPTS,
+            statement_timeout=BATCH_STATEMENT_TIMEOUT,
         )
 
     @staticmethod

@@ -18,6 +18,11 @@ from leadledger.db.rpc import AsyncDatabase, Database
 T = TypeVar("T")
 
 
+#: The statement_timeout the batch functions declare (SET statement_timeout = '60s'); their calls
+#: pass it so that the pool's shorter default does not cancel them first.
+BATCH_STATEMENT_TIMEOUT = 60.0
+
+
 @dataclass(frozen=True)
 class Call(Generic[T]):
     """One stored-function call and the type of its parsed result."""
@@ -27,6 +32,9 @@ class Call(Generic[T]):
     result: TypeAdapter[T]
     rows: bool = False
     attempts: int | None = None
+    #: Seconds, for functions that declare a longer statement_timeout than the pool's (a
+    #: function's own SET does not extend the statement that calls it).
+    statement_timeout: float | None = None
 
     def parse(self, value: Any) -> T:
         return self.result.validate_python(value)
@@ -38,7 +46,11 @@ class SyncCaller:
 
     def _run(self, call: Call[T]) -> T:
         run = self.db.fetch if call.rows else self.db.call
-        return call.parse(run(call.function, attempts=call.attempts, **call.params))
+        return call.parse(
+            run(
+                call.function, attempts=call.attempts, statement_timeout=call.statement_timeout, **call.params
+            )
+        )
 
 
 class AsyncCaller:
@@ -47,4 +59,8 @@ class AsyncCaller:
 
     async def _run(self, call: Call[T]) -> T:
         run = self.db.fetch if call.rows else self.db.call
-        return call.parse(await run(call.function, attempts=call.attempts, **call.params))
+        return call.parse(
+            await run(
+                call.function, attempts=call.attempts, statement_timeout=call.statement_timeout, **call.params
+            )
+        )

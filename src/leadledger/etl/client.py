@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from leadledger.db.calls import AsyncCaller, Call, SyncCaller
+from leadledger.db.calls import BATCH_STATEMENT_TIMEOUT, AsyncCaller, Call, SyncCaller
 from leadledger.etl.models import EtlState, LegacyMapping, LogLevel, StateCount, StateTable, Transition
 
 
@@ -39,7 +39,12 @@ class _Calls:
 
     @staticmethod
     def mark_timedout(older_than: timedelta | None) -> Call[dict[str, Any]]:
-        return Call("etl_api.mark_timedout", {"p_older_than": older_than}, TypeAdapter(dict[str, Any]))
+        return Call(
+            "etl_api.mark_timedout",
+            {"p_older_than": older_than},
+            TypeAdapter(dict[str, Any]),
+            statement_timeout=BATCH_STATEMENT_TIMEOUT,
+        )
 
     @staticmethod
     def map_legacy_status(status: str) -> Call[list[LegacyMapping]]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import TypeAdapter
 
-from leadledger.db.calls import AsyncCaller, Call, SyncCaller
+from leadledger.db.calls import BATCH_STATEMENT_TIMEOUT, AsyncCaller, Call, SyncCaller
 from leadledger.leads.models import (
     ApiKeyCreated,
     Authenticated,
@@ -68,6 +68,7 @@ class _Calls:
             {"p_user_id": user_id, "p_leads": [dict(item) for item in leads]},
             _a(BulkResult),
             attempts=BATCH_ATTEMPTS,
+            statement_timeout=BATCH_STATEMENT_TIMEOUT,
         )
 
     @staticmethod
