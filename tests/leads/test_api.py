@@ -140,6 +140,29 @@ def test_validation_names_each_field_and_writes_nothing(env: Env, conn: psycopg.
     assert counts(conn) == before
 
 
+def test_one_422_names_every_bad_field(env: Env, conn: psycopg.Connection[Any]) -> None:
+    """A bad phone is reported together with the other bad fields, not after them."""
+    before = counts(conn)
+    response = env.api.post(
+        "/api/leads",
+        headers=env.auth,
+        json={"customer_phone": "call me", "customer_name": " ", "type": "spam"},
+    )
+    assert response.status_code == 422
+    assert sorted(e["loc"][-1] for e in response.json()["detail"]) == [
+        "customer_name",
+        "customer_phone",
+        "type",
+    ]
+    send = env.api.post(
+        "/api/whatsapp", headers=env.auth, json={"to": "nope", "message": "", "createLead": True}
+    )
+    assert send.status_code == 422
+    assert sorted(e["loc"][-1] for e in send.json()["detail"]) == ["customer_name", "message", "to"]
+    assert counts(conn) == before
+    assert env.fake.sent == []
+
+
 def test_duplicate_lead_is_409(env: Env) -> None:
     body = {"customer_phone": "+15125550100", "customer_name": "A", "type": "quote"}
     assert env.api.post("/api/leads", headers=env.auth, json=body).status_code == 201
@@ -342,3 +365,84 @@ def test_failed_send_tells_why_and_leaves_nothing(env: Env, conn: psycopg.Connec
     assert "Recipient phone number not in allowed list" in failed.json()["error"]
     assert failed.json()["whatsapp_status"] == 400
     assert counts(conn) == (0, 0, 0)
+
+
+def test_a_change_without_metadata_does_not_drop_the_other_changes(
+    env: Env, conn: psycopg.Connection[Any]
+) -> None:
+    good = message_payload(PHONE_NUMBER_ID, "15125550142", "hello")
+    good["entry"][0]["changes"].insert(0, {"field": "messages", "value": {"messaging_product": "whatsapp"}})
+    response = env.webhook(good)
+    assert response.status_code == 200
+    assert response.json()["messages"] == 1
+    assert response.json()["ignored"] == ["a change without metadata.phone_number_id"]
+    assert counts(conn) == (1, 1, 1)
+
+
+SLOW_MESSAGES = """
+CREATE FUNCTION public.lltest_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep(2);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER lltest_slow AFTER INSERT ON public.messages
+    FOR EACH ROW EXECUTE FUNCTION public.lltest_slow();
+"""
+
+
+def test_a_webhook_cut_by_the_statement_timeout_is_503_so_meta_redelivers(
+    env: Env, db_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    conn.execute(SLOW_MESSAGES)
+    settings = make_settings(db_url, statement_timeout=0.5, whatsapp_app_secret=SecretStr(APP_SECRET))
+    with TestClient(create_app(settings, database_url=db_url)) as api:
+        body = json.dumps(message_payload(PHONE_NUMBER_ID, "15125550142", "hello")).encode()
+        response = api.post(
+            "/api/webhooks/whatsapp",
+            content=body,
+            headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(APP_SECRET, body)},
+        )
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"]
+    assert counts(conn) == (0, 0, 0)
+
+
+def test_sending_without_whatsapp_settings_is_503_naming_them(
+    env: Env, db_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    settings = make_settings(db_url)
+    with TestClient(create_app(settings, database_url=db_url)) as api:
+        response = api.post(
+            "/api/whatsapp",
+            headers=env.auth,
+            json={"to": "+15125550199", "message": "hi", "createLead": True, "customerName": "Sam"},
+        )
+    assert response.status_code == 503
+    assert "LEADLEDGER_WHATSAPP_PHONE_NUMBER_ID" in response.json()["error"]
+    assert counts(conn) == (0, 0, 0)
+
+
+FAIL_OUTBOUND = """
+CREATE FUNCTION public.lltest_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'injected failure' USING ERRCODE = 'P0001';
+END
+$$;
+CREATE TRIGGER lltest_fail AFTER INSERT ON public.messages
+    FOR EACH ROW EXECUTE FUNCTION public.lltest_fail();
+"""
+
+
+def test_a_message_sent_but_not_recorded_says_it_was_sent(env: Env, conn: psycopg.Connection[Any]) -> None:
+    conn.execute(FAIL_OUTBOUND)
+    response = env.api.post(
+        "/api/whatsapp",
+        headers=env.auth,
+        json={"to": "+15125550199", "message": "hi", "createLead": True, "customerName": "Sam"},
+    )
+    assert response.status_code == 409, response.text
+    body = response.json()
+    assert (body["sent"], body["error"]) == (True, "injected failure")
+    assert body["wa_message_id"] == env.fake.sent[0]["id"]
+    assert counts(conn) == (0, 0, 0)  # the record was all or nothing

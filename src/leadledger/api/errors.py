@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from leadledger.db.errors import (
     BusinessRuleError,
+    ConfigurationError,
     DatabaseUnavailableError,
     DuplicateRecordError,
     LeadledgerError,
@@ -36,7 +37,7 @@ def status_for(exc: LeadledgerError) -> int:
         return 403
     if isinstance(exc, DuplicateRecordError | BusinessRuleError):
         return 409
-    if isinstance(exc, RetryableConflictError | DatabaseUnavailableError):
+    if isinstance(exc, RetryableConflictError | DatabaseUnavailableError | ConfigurationError):
         return 503
     if isinstance(exc, StatementTimeoutError):
         return 504

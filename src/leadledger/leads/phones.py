@@ -9,6 +9,21 @@ class InvalidPhoneNumber(ValueError):
     pass
 
 
+_PHONE_CHARACTERS = frozenset("0123456789+-(). /")
+
+
+def check_phone_syntax(raw: str) -> str:
+    """``raw`` unchanged when it is written like a phone number (digits and the usual punctuation,
+    an optional leading +, 6 to 15 digits); :class:`InvalidPhoneNumber` otherwise. A check that
+    needs no default region, so request models can report it together with their other fields;
+    :func:`to_e164` then decides, with the region, whether it is a possible number."""
+    text = raw.strip()
+    digits = sum(c.isdigit() for c in text)
+    if not set(text) <= _PHONE_CHARACTERS or "+" in text[1:] or not 6 <= digits <= 15:
+        raise InvalidPhoneNumber(f"not a phone number: {raw!r}")
+    return raw
+
+
 def to_e164(raw: str, default_region: str = "US") -> str:
     """``+15125550100`` from "+1 (512) 555-0100", "512-555-0100" (in the default region) or
     "0044 20 7946 0958"; :class:`InvalidPhoneNumber` when it is not a possible number."""

@@ -16,14 +16,28 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from leadledger.api.auth import CurrentUser
 from leadledger.api.deps import DatabaseDep, SettingsDep
-from leadledger.db.errors import DatabaseUnavailableError, RetryableConflictError
+from leadledger.api.errors import status_for
+from leadledger.db.errors import (
+    DatabaseUnavailableError,
+    LeadledgerError,
+    RetryableConflictError,
+    StatementTimeoutError,
+)
 from leadledger.leads.client import AsyncLeadsClient
 from leadledger.leads.models import LeadDeleted, LeadDetail, LeadPage, LeadStatus, LeadType
-from leadledger.leads.phones import InvalidPhoneNumber, to_e164
+from leadledger.leads.phones import InvalidPhoneNumber, check_phone_syntax, to_e164
 from leadledger.leads.whatsapp import (
     WhatsAppCloudClient,
     WhatsAppSendError,
@@ -36,10 +50,19 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["leads"])
 
 
+#: A phone number as a request may write it: checked for its shape with the other fields (so one
+#: 422 names every bad field); the route then normalises it to E.164 in the configured region.
+PhoneText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=40),
+    AfterValidator(check_phone_syntax),
+]
+
+
 class LeadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    customer_phone: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+    customer_phone: PhoneText
     customer_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     type: LeadType
     details: Annotated[str, StringConstraints(max_length=10000)] | None = None
@@ -53,12 +76,19 @@ class LeadOut(BaseModel):
 class WhatsAppSend(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    to: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=40)]
+    to: PhoneText
     message: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     create_lead: bool = Field(default=False, alias="createLead")
     customer_name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
-    ) = Field(default=None, alias="customerName")
+    ) = Field(default=None, alias="customerName", validate_default=True)
+
+    @field_validator("customer_name")
+    @classmethod
+    def _name_needed_to_create_a_lead(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("create_lead"):
+            raise ValueError("customerName is required when createLead is true")
+        return value
 
 
 class WhatsAppSent(BaseModel):
@@ -189,7 +219,7 @@ async def receive_webhook(request: Request, db: DatabaseDep, settings: SettingsD
         return JSONResponse({"status": "ignored", "ignored": ["body is not a JSON object"]})
     try:
         outcome = await process_webhook(payload, AsyncLeadsClient(db))
-    except (RetryableConflictError, DatabaseUnavailableError) as exc:
+    except (RetryableConflictError, DatabaseUnavailableError, StatementTimeoutError) as exc:
         logger.warning("whatsapp webhook: retryable failure; Meta will redeliver", extra={"error": str(exc)})
         return JSONResponse(
             {"error": "temporarily unavailable"}, status_code=503, headers={"Retry-After": "5"}
@@ -212,8 +242,6 @@ async def send_whatsapp(body: WhatsAppSend, user: CurrentUser, db: DatabaseDep, 
     and its conversation are created with the record. The message is sent first: if sending
     fails the caller gets 502 with WhatsApp's reason and nothing is written."""
     to = _phone(body.to, settings.default_phone_region, "to")
-    if body.create_lead and not body.customer_name:
-        raise field_error("customerName", "is required when createLead is true")
     client = AsyncLeadsClient(db)
     if not body.create_lead:
         existing = await client.find_lead_by_phone(user, to)
@@ -229,7 +257,18 @@ async def send_whatsapp(body: WhatsAppSend, user: CurrentUser, db: DatabaseDep, 
             {"error": exc.message, "whatsapp_status": exc.status_code, "details": exc.details},
             status_code=502,
         )
-    recorded = await client.record_whatsapp_outgoing(
-        user, to, body.message, wa_id, body.create_lead, body.customer_name
-    )
+    try:
+        recorded = await client.record_whatsapp_outgoing(
+            user, to, body.message, wa_id, body.create_lead, body.customer_name
+        )
+    except LeadledgerError as exc:
+        # Sent but not recorded (D23): the caller must not think the message did not go out.
+        logger.error(
+            "whatsapp: message sent but not recorded",
+            extra={"wa_message_id": wa_id, "to": to, "error": str(exc)},
+        )
+        return JSONResponse(
+            {"error": exc.message, "error_code": exc.error_code, "sent": True, "wa_message_id": wa_id},
+            status_code=status_for(exc),
+        )
     return WhatsAppSent.model_validate(recorded.model_dump())

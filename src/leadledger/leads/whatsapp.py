@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from leadledger.db.errors import DatabaseError, LeadledgerError, ReferencedRecordNotFoundError
+from leadledger.db.errors import ConfigurationError, DatabaseError, LeadledgerError, StatementTimeoutError
 from leadledger.db.settings import Settings
 from leadledger.leads.client import AsyncLeadsClient
 
@@ -88,7 +88,7 @@ class StatusUpdate(_Lenient):
 
 class ChangeValue(_Lenient):
     messaging_product: str | None = None
-    metadata: Metadata
+    metadata: Metadata | None = None  # a change without it is ignored, not the whole notification
     contacts: list[Contact] = []
     messages: list[InboundMessage] = []
     statuses: list[StatusUpdate] = []
@@ -145,7 +145,17 @@ async def process_webhook(payload: dict[str, Any], client: AsyncLeadsClient) -> 
     return outcome
 
 
+def _redeliver(exc: LeadledgerError) -> bool:
+    """Whether Meta should deliver the notification again: a retryable conflict, an unavailable
+    database or a statement timeout (503), rather than a message refused for good (logged)."""
+    return exc.retryable or isinstance(exc, StatementTimeoutError)
+
+
 async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome: WebhookOutcome) -> None:
+    if value.metadata is None:
+        outcome.ignored.append("a change without metadata.phone_number_id")
+        logger.warning("whatsapp webhook: change without metadata")
+        return
     owner = await client.whatsapp_number_owner(value.metadata.phone_number_id)
     if owner is None:
         outcome.ignored.append(f"phone_number_id {value.metadata.phone_number_id} is not linked to a user")
@@ -168,7 +178,7 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
                 payload=message.model_dump(by_alias=True),
             )
         except DatabaseError as exc:
-            if exc.retryable:
+            if _redeliver(exc):
                 raise
             outcome.ignored.append(f"message {message.id}: {exc.message}")
             logger.warning(
@@ -187,8 +197,8 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
                 {"errors": update.errors} if update.errors else None,
             )
             outcome.statuses += 1
-        except (ReferencedRecordNotFoundError, LeadledgerError) as exc:
-            if exc.retryable:
+        except LeadledgerError as exc:
+            if _redeliver(exc):
                 raise
             outcome.ignored.append(f"status {update.status} of {update.id}: {exc.message}")
             logger.info(
@@ -208,7 +218,7 @@ class WhatsAppSendError(LeadledgerError):
         self.details = details
 
 
-class WhatsAppNotConfiguredError(LeadledgerError):
+class WhatsAppNotConfiguredError(ConfigurationError):
     """Sending needs LEADLEDGER_WHATSAPP_PHONE_NUMBER_ID and LEADLEDGER_WHATSAPP_ACCESS_TOKEN."""
 
 
