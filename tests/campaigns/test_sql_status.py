@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 import pytest
 
 from leadledger.db import BusinessRuleError, Database
@@ -14,6 +15,8 @@ from tests.campaigns.conftest import (
     VALID_TRANSITIONS,
     Conn,
     Seed,
+    add_businesses,
+    apify_item,
     assert_rejected,
     call_sql,
     drive_to,
@@ -145,3 +148,20 @@ def test_bad_input_is_rejected_and_writes_nothing(
 ) -> None:
     call = {"p_campaign_id": shared_seed.campaign_id, "p_new_status": "running", "p_reason": "x", **params}
     assert_rejected(shared, "transition_campaign_status", field, fragment, code=code, **call)
+
+
+def test_a_transition_does_not_wait_for_an_open_business_batch(pg: Conn, db_url: str) -> None:
+    """A batch that is still inserting businesses holds FOR KEY SHARE on its campaign (the foreign
+    key); pausing the campaign meanwhile must not queue behind it (FOR NO KEY UPDATE)."""
+    campaign = new_campaign(pg)
+    ok(pg, "transition_campaign_status", p_campaign_id=campaign, p_new_status="running")
+    with psycopg.connect(db_url) as batch:  # not autocommit: the batch's transaction stays open
+        add_businesses(batch, campaign, [apify_item("ChIJopen", 1)])
+        pg.execute("SET lock_timeout = '1s'")
+        try:
+            paused = call_sql(pg, "transition_campaign_status", p_campaign_id=campaign, p_new_status="paused")
+        finally:
+            pg.execute("RESET lock_timeout")
+        assert paused["success"] is True, paused
+        batch.rollback()
+    assert value(pg, "SELECT status FROM gmaps_campaigns WHERE id = %s", campaign) == "paused"

@@ -1225,7 +1225,7 @@ $$;
 SELECT leadledger.secure_function('public.is_valid_status_transition(varchar, varchar)');
 
 -- transition_campaign_status: moves a campaign to a new status and records the transition.
--- Guarantees: the campaign row is locked FOR UPDATE before its status is read, so of two
+-- Guarantees: the campaign row is locked FOR NO KEY UPDATE before its status is read, so of two
 -- racing transitions the second reads the first's result and is judged against it: exactly
 -- one of two conflicting transitions wins (the loser gets P0001 naming both states). Every
 -- transition appends to gmaps_campaign_status_history with its time and reason.
@@ -1252,7 +1252,9 @@ BEGIN
             coalesce(quote_literal(p_new_status), 'nothing')));
     END IF;
 
-    SELECT status INTO v_from FROM public.gmaps_campaigns WHERE id = p_campaign_id FOR UPDATE;
+    -- NO KEY: the status is not a key, so batches inserting businesses of this campaign (their
+    -- foreign keys hold FOR KEY SHARE on it) neither block the transition nor wait for it.
+    SELECT status INTO v_from FROM public.gmaps_campaigns WHERE id = p_campaign_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'Campaign not found'
             USING ERRCODE = 'foreign_key_violation', DETAIL = format('no campaign with id %s', p_campaign_id);
