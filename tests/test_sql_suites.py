@@ -74,6 +74,22 @@ def test_plpgsql_check_finds_no_errors(conn: psycopg.Connection[Any]) -> None:
         """,
         [list(OUR_SCHEMAS)],
     ).fetchall()
+    # Trigger functions are checked once per table that fires them (plpgsql_check needs the
+    # table to know NEW and OLD).
+    findings += conn.execute(
+        """
+        SELECT p.oid::regprocedure::text || ' on ' || t.tgrelid::regclass::text, c.level, c.message, c.lineno
+          FROM pg_trigger t
+          JOIN pg_proc p ON p.oid = t.tgfoid
+          JOIN pg_namespace n ON n.oid = p.pronamespace
+          JOIN pg_language l ON l.oid = p.prolang AND l.lanname = 'plpgsql'
+          CROSS JOIN LATERAL plpgsql_check_function_tb(p.oid, t.tgrelid) c
+         WHERE n.nspname = ANY(%s) AND NOT t.tgisinternal
+        """,
+        [list(OUR_SCHEMAS)],
+    ).fetchall()
+    triggers = scalar(conn, "SELECT count(*) FROM pg_trigger WHERE NOT tgisinternal")
+    assert triggers > 0
     checked = scalar(
         conn,
         "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
