@@ -137,3 +137,20 @@ def tables_state(conn: Conn, tables: tuple[str, ...]) -> dict[str, tuple[int, st
         for t in tables
     )
     return {str(name): (int(n), str(digest)) for name, n, digest in conn.execute(query).fetchall()}
+
+
+def sleep_trigger_sql(table: str, seconds: float, per: str = "ROW") -> str:
+    """SQL for a trigger that makes every insert into ``public.<table>`` take ``seconds`` longer
+    (FOR EACH ``per``): a call that outlives a statement timeout, for timeout tests."""
+    assert table.isidentifier()
+    assert per in ("ROW", "STATEMENT")
+    return f"""
+CREATE FUNCTION public.lltest_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_sleep({float(seconds)});
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER lltest_slow AFTER INSERT ON public.{table}
+    FOR EACH {per} EXECUTE FUNCTION public.lltest_slow();
+"""

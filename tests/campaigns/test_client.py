@@ -26,6 +26,7 @@ from leadledger.campaigns.models import (
 from leadledger.db import AsyncDatabase, BusinessRuleError, Database, ReferencedRecordNotFoundError
 from leadledger.db.errors import ConfigurationError, StatementTimeoutError, ValidationError
 from tests.conftest import make_settings
+from tests.helpers import sleep_trigger_sql
 
 ZIPS = ("78701", "78702", "78704")
 
@@ -173,18 +174,6 @@ def test_importer_groups_by_zip_and_reads_files(tmp_path: Path) -> None:
         load_dataset(tmp_path / "missing.json")
 
 
-SLOW_BUSINESS_INSERTS = """
-CREATE FUNCTION public.lltest_slow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_sleep(1.2);
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER lltest_slow AFTER INSERT ON public.gmaps_businesses
-    FOR EACH STATEMENT EXECUTE FUNCTION public.lltest_slow();
-"""
-
-
 def test_batch_calls_get_the_batch_functions_own_timeout(db_url: str, conn: psycopg.Connection[Any]) -> None:
     """The pool's statement_timeout (here 0.5 s) would cancel a batch that the function itself
     allows 60 s for: batch calls carry the longer timeout, other calls keep the pool's."""
@@ -192,7 +181,7 @@ def test_batch_calls_get_the_batch_functions_own_timeout(db_url: str, conn: psyc
         db.open()
         client = CampaignsClient(db)
         campaign = new_campaign(client)
-        conn.execute(SLOW_BUSINESS_INSERTS)
+        conn.execute(sleep_trigger_sql("gmaps_businesses", 1.2, per="STATEMENT"))
         result = client.save_businesses_batch(campaign, "78701", sample_dataset()[:3])
         assert result.inserted == 3
         with pytest.raises(StatementTimeoutError):  # the same function, called without it

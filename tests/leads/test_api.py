@@ -23,7 +23,7 @@ from leadledger.leads.client import LeadsClient
 from leadledger.leads.fake_whatsapp import FakeWhatsAppServer, message_payload, status_payload
 from leadledger.leads.whatsapp import sign
 from tests.conftest import make_settings
-from tests.helpers import scalar
+from tests.helpers import scalar, sleep_trigger_sql
 
 APP_SECRET = "test-app-secret"
 JWT_SECRET = "test-jwt-secret-of-at-least-32-bytes!"
@@ -379,22 +379,10 @@ def test_a_change_without_metadata_does_not_drop_the_other_changes(
     assert counts(conn) == (1, 1, 1)
 
 
-SLOW_MESSAGES = """
-CREATE FUNCTION public.lltest_slow() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_sleep(2);
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER lltest_slow AFTER INSERT ON public.messages
-    FOR EACH ROW EXECUTE FUNCTION public.lltest_slow();
-"""
-
-
 def test_a_webhook_cut_by_the_statement_timeout_is_503_so_meta_redelivers(
     env: Env, db_url: str, conn: psycopg.Connection[Any]
 ) -> None:
-    conn.execute(SLOW_MESSAGES)
+    conn.execute(sleep_trigger_sql("messages", 2))
     settings = make_settings(db_url, statement_timeout=0.5, whatsapp_app_secret=SecretStr(APP_SECRET))
     with TestClient(create_app(settings, database_url=db_url)) as api:
         body = json.dumps(message_payload(PHONE_NUMBER_ID, "15125550142", "hello")).encode()

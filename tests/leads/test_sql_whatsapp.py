@@ -41,6 +41,18 @@ def message(conn: Conn, wa_message_id: str) -> dict[str, Any]:
     return one(conn, "SELECT * FROM messages WHERE wa_message_id = %s", wa_message_id)
 
 
+def sent(conn: Conn, user_id: str, wa_message_id: str) -> Envelope:
+    """An outgoing message to phone(100), recorded as the service records what it sent."""
+    return ok(
+        conn,
+        "record_whatsapp_outgoing",
+        p_user_id=user_id,
+        p_to_phone=phone(100),
+        p_body="b",
+        p_wa_message_id=wa_message_id,
+    )
+
+
 # ---------------------------------------------------------------------------------------------
 # record_whatsapp_message
 # ---------------------------------------------------------------------------------------------
@@ -454,14 +466,7 @@ def test_statuses_only_move_forward(pg: Conn, user_id: str, lead: Envelope) -> N
         for notified in RANK:
             n += 1
             wa_id = f"wamid.s{n}"
-            ok(
-                pg,
-                "record_whatsapp_outgoing",
-                p_user_id=user_id,
-                p_to_phone=phone(100),
-                p_body="b",
-                p_wa_message_id=wa_id,
-            )
+            sent(pg, user_id, wa_id)
             if current != "sent":
                 ok(pg, "update_whatsapp_message_status", p_wa_message_id=wa_id, p_status=current)
             result = call_sql(pg, "update_whatsapp_message_status", p_wa_message_id=wa_id, p_status=notified)
@@ -483,22 +488,8 @@ def test_statuses_only_move_forward(pg: Conn, user_id: str, lead: Envelope) -> N
 
 
 def test_status_time_and_error_are_recorded(pg: Conn, user_id: str, lead: Envelope) -> None:
-    ok(
-        pg,
-        "record_whatsapp_outgoing",
-        p_user_id=user_id,
-        p_to_phone=phone(100),
-        p_body="b",
-        p_wa_message_id="w.t",
-    )
-    ok(
-        pg,
-        "record_whatsapp_outgoing",
-        p_user_id=user_id,
-        p_to_phone=phone(100),
-        p_body="b",
-        p_wa_message_id="w.d",
-    )
+    sent(pg, user_id, "w.t")
+    sent(pg, user_id, "w.d")
     ok(pg, "update_whatsapp_message_status", p_wa_message_id="w.d", p_status="delivered", p_at=T0)
     stored = message(pg, "w.d")
     assert (stored["status"], stored["status_updated_at"], stored["error"]) == ("delivered", T0, None)

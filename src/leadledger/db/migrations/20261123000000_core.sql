@@ -202,6 +202,32 @@ BEGIN
 END
 $$;
 
+-- revoke_from_everyone: REVOKE ALL on one of our objects from PUBLIC and from Supabase's API
+-- roles anon and authenticated where they exist (Supabase's default privileges grant them
+-- rights on every new function and table, which revoking from PUBLIC alone does not undo).
+-- p_kind is FUNCTION or TABLE; p_object a regprocedure or regclass rendered by PostgreSQL (a
+-- quoted catalog reference), never user input. Used by secure_function and secure_table.
+CREATE FUNCTION leadledger.revoke_from_everyone(p_kind text, p_object text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_role text;
+BEGIN
+    IF p_kind NOT IN ('FUNCTION', 'TABLE') THEN
+        RAISE EXCEPTION 'revoke_from_everyone: unknown object kind %', p_kind;
+    END IF;
+    EXECUTE format('REVOKE ALL ON %s %s FROM PUBLIC', p_kind, p_object);
+    FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
+        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
+            EXECUTE format('REVOKE ALL ON %s %s FROM %I', p_kind, p_object, v_role);
+        END IF;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION leadledger.revoke_from_everyone(text, text) FROM PUBLIC;
+
 -- secure_function: the privilege policy of every public stored function, in one place.
 -- Revokes EXECUTE from PUBLIC and from Supabase's anon and authenticated roles (which Supabase
 -- grants by default privileges), and grants it to leadledger_service. Functions meant for end
@@ -213,15 +239,8 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_role text;
 BEGIN
-    EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', p_function);
-    FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
-            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM %I', p_function, v_role);
-        END IF;
-    END LOOP;
+    PERFORM leadledger.revoke_from_everyone('FUNCTION', p_function::text);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO leadledger_service', p_function);
     IF p_end_user AND EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO authenticated', p_function);
@@ -243,15 +262,8 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_role text;
 BEGIN
-    EXECUTE format('REVOKE ALL ON TABLE %s FROM PUBLIC', p_table);
-    FOREACH v_role IN ARRAY ARRAY['anon', 'authenticated'] LOOP
-        IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = v_role) THEN
-            EXECUTE format('REVOKE ALL ON TABLE %s FROM %I', p_table, v_role);
-        END IF;
-    END LOOP;
+    PERFORM leadledger.revoke_from_everyone('TABLE', p_table::text);
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', p_table);
     IF p_service_reads THEN
         EXECUTE format('GRANT SELECT ON TABLE %s TO leadledger_service', p_table);

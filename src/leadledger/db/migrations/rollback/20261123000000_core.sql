@@ -4,6 +4,7 @@
 -- hold privileges granted to it (see docs/decisions.md).
 DROP FUNCTION leadledger.secure_table(regclass, boolean);
 DROP FUNCTION leadledger.secure_function(regprocedure, boolean);
+DROP FUNCTION leadledger.revoke_from_everyone(text, text);
 DROP FUNCTION leadledger.require_array(jsonb, text, integer);
 DROP FUNCTION leadledger.validate_object(jsonb, text, jsonb);
 DROP FUNCTION leadledger.json_type_matches(jsonb, text);
