@@ -4,15 +4,19 @@ local HTTP server standing in for the WhatsApp Cloud API."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
+import httpx
 import jwt
 import psycopg
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -434,3 +438,45 @@ def test_a_message_sent_but_not_recorded_says_it_was_sent(env: Env, conn: psycop
     assert (body["sent"], body["error"]) == (True, "injected failure")
     assert body["wa_message_id"] == env.fake.sent[0]["id"]
     assert counts(conn) == (0, 0, 0)  # the record was all or nothing
+
+
+def test_ten_concurrent_deliveries_of_one_webhook_store_one_message(
+    env: Env, db_url: str, conn: psycopg.Connection[Any]
+) -> None:
+    """Meta delivering one notification ten times at once, over real HTTP to a real server: one
+    message, one lead, and every delivery answered 200 (nine of them as duplicates)."""
+    conn.execute(sleep_trigger_sql("messages", 0.3))  # the first insert holds its locks a while
+    settings = make_settings(db_url, whatsapp_app_secret=SecretStr(APP_SECRET))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, database_url=db_url), host="127.0.0.1", port=0, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        body = json.dumps(
+            message_payload(PHONE_NUMBER_ID, "15125550142", "once", message_id="wamid.once")
+        ).encode()
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(APP_SECRET, body)}
+        barrier = threading.Barrier(10)
+
+        def deliver(_: int) -> httpx.Response:
+            barrier.wait()
+            return httpx.post(
+                f"http://127.0.0.1:{port}/api/webhooks/whatsapp", content=body, headers=headers, timeout=30
+            )
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            responses = list(pool.map(deliver, range(10)))
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+    assert [r.status_code for r in responses] == [200] * 10
+    assert sorted(r.json()["duplicates"] for r in responses) == [0] + [1] * 9
+    assert counts(conn) == (1, 1, 1)
