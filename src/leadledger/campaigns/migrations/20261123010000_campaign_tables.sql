@@ -215,12 +215,8 @@ COMMENT ON TABLE public.gmaps_enrichment_leases IS
 
 -- Tables are written through the stored functions only: no access for PUBLIC or the API roles,
 -- read access for leadledger_service, row level security on (leadledger.secure_table).
-SELECT leadledger.secure_table('public.gmaps_campaigns');
-SELECT leadledger.secure_table('public.gmaps_campaign_coverage');
-SELECT leadledger.secure_table('public.gmaps_businesses');
-SELECT leadledger.secure_table('public.gmaps_facebook_enrichments');
-SELECT leadledger.secure_table('public.gmaps_linkedin_enrichments');
-SELECT leadledger.secure_table('public.gmaps_email_verifications');
-SELECT leadledger.secure_table('public.gmaps_api_costs');
-SELECT leadledger.secure_table('public.gmaps_campaign_status_history');
-SELECT leadledger.secure_table('public.gmaps_enrichment_leases');
+SELECT leadledger.secure_table(t)
+  FROM unnest(ARRAY['public.gmaps_campaigns', 'public.gmaps_campaign_coverage', 'public.gmaps_businesses',
+                    'public.gmaps_facebook_enrichments', 'public.gmaps_linkedin_enrichments',
+                    'public.gmaps_email_verifications', 'public.gmaps_api_costs',
+                    'public.gmaps_campaign_status_history', 'public.gmaps_enrichment_leases']::regclass[]) t;

@@ -192,10 +192,7 @@ CREATE CONSTRAINT TRIGGER conversations_keep_lead_whole AFTER DELETE OR UPDATE O
 
 -- Written through the stored functions only (leadledger.secure_table: no access for PUBLIC or
 -- the API roles, row level security on); leadledger_service reads all but the API key hashes.
-SELECT leadledger.secure_table('public.app_users');
+SELECT leadledger.secure_table(t)
+  FROM unnest(ARRAY['public.app_users', 'public.whatsapp_numbers', 'public.leads', 'public.conversations',
+                    'public.messages', 'public.lead_audit_log']::regclass[]) t;
 SELECT leadledger.secure_table('public.api_keys', p_service_reads => false);
-SELECT leadledger.secure_table('public.whatsapp_numbers');
-SELECT leadledger.secure_table('public.leads');
-SELECT leadledger.secure_table('public.conversations');
-SELECT leadledger.secure_table('public.messages');
-SELECT leadledger.secure_table('public.lead_audit_log');
