@@ -174,13 +174,15 @@ def test_importer_groups_by_zip_and_reads_files(tmp_path: Path) -> None:
         load_dataset(tmp_path / "missing.json")
 
 
-def test_batch_calls_get_the_batch_functions_own_timeout(db_url: str, conn: psycopg.Connection[Any]) -> None:
+def test_batch_calls_get_the_batch_functions_own_timeout(
+    db_url: str, database: Database, conn: psycopg.Connection[Any]
+) -> None:
     """The pool's statement_timeout (here 0.5 s) would cancel a batch that the function itself
     allows 60 s for: batch calls carry the longer timeout, other calls keep the pool's."""
+    campaign = new_campaign(CampaignsClient(database))  # on the default timeout: not under test
     with Database(db_url, make_settings(db_url, statement_timeout=0.5)) as db:
         db.open()
         client = CampaignsClient(db)
-        campaign = new_campaign(client)
         conn.execute(sleep_trigger_sql("gmaps_businesses", 1.2, per="STATEMENT"))
         result = client.save_businesses_batch(campaign, "78701", sample_dataset()[:3])
         assert result.inserted == 3
