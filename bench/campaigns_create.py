@@ -40,6 +40,7 @@ from bench.campaigns_common import (
     zip_items,
 )
 from bench.common import commit_before, git, migrated_database, migrations_at, server_label, server_url, timed
+from leadledger.db import Database
 from leadledger.db.migrations import MigrationRunner
 
 ZIP_COUNTS = (1, 10, 100, 500)
@@ -99,15 +100,14 @@ def main(argv: list[str] | None = None) -> None:
             psycopg.connect(db_url, autocommit=True) as conn,
         ):
 
-            def function(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
-                result = db.call("create_campaign_with_coverage", p_campaign_data=campaign, p_zip_codes=zips)
-                assert result["zip_count"] == len(zips)
+            def function_on(database: Database) -> Creator:
+                def create(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
+                    result = database.call(
+                        "create_campaign_with_coverage", p_campaign_data=campaign, p_zip_codes=zips
+                    )
+                    assert result["zip_count"] == len(zips)
 
-            def old_function(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
-                result = old_db.call(
-                    "create_campaign_with_coverage", p_campaign_data=campaign, p_zip_codes=zips
-                )
-                assert result["zip_count"] == len(zips)
+                return create
 
             def insert_campaign(
                 cur: psycopg.Cursor[Any], campaign: dict[str, Any], zips: list[Any]
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
                     cur.executemany(INSERT_ZIP, [zip_row(campaign_id, item) for item in zips])
 
             creators: dict[str, Creator] = dict(
-                zip(METHODS, (function, per_zip, many, old_function), strict=True)
+                zip(METHODS, (function_on(db), per_zip, many, function_on(old_db)), strict=True)
             )
             samples: dict[tuple[int, str], list[float]] = {}
             for count in ZIP_COUNTS:

@@ -39,20 +39,15 @@ RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_caller uuid := leadledger.jwt_user_id();
 BEGIN
     IF p_user_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_user_id', 'is required');
     END IF;
-    IF v_caller IS NOT NULL AND v_caller <> p_user_id THEN
-        RAISE EXCEPTION 'Not allowed for this user' USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    PERFORM leadledger.lead_scope(p_user_id);  -- the 42501 check and the acting user, in one place
     IF NOT EXISTS (SELECT 1 FROM public.app_users WHERE id = p_user_id) THEN
         RAISE EXCEPTION 'User not found'
             USING ERRCODE = 'foreign_key_violation', DETAIL = format('no user with id %s', p_user_id);
     END IF;
-    PERFORM set_config('leadledger.acting_user', p_user_id::text, true);
 END
 $$;
 
@@ -67,12 +62,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_caller uuid := leadledger.jwt_user_id();
+    v_owner uuid := coalesce(v_caller, p_user_id);
 BEGIN
     IF v_caller IS NOT NULL AND p_user_id IS NOT NULL AND v_caller <> p_user_id THEN
         RAISE EXCEPTION 'Not allowed for this user' USING ERRCODE = 'insufficient_privilege';
     END IF;
-    PERFORM set_config('leadledger.acting_user', coalesce(coalesce(v_caller, p_user_id)::text, ''), true);
-    RETURN coalesce(v_caller, p_user_id);
+    PERFORM set_config('leadledger.acting_user', coalesce(v_owner::text, ''), true);
+    RETURN v_owner;
 END
 $$;
 
