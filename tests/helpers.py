@@ -54,10 +54,21 @@ SELECT 'constraint ' || c.conrelid::regclass::text || ' ' || c.conname || ' ' ||
   FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
  WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s) AND c.contype <> 'n'  -- PG 18 lists NOT NULL here
 UNION ALL
-SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(pg_get_functiondef(p.oid)) || ' '
-       || pg_temp.grants(p.proacl, p.proowner)
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+SELECT 'function ' || p.oid::regprocedure::text
+       || ' -> ' || CASE WHEN p.proretset THEN 'setof ' ELSE '' END || format_type(p.prorettype, NULL)
+       || ' | ' || l.lanname || ' '
+       || CASE p.provolatile WHEN 'i' THEN 'immutable' WHEN 's' THEN 'stable' ELSE 'volatile' END
+       || CASE WHEN p.proparallel = 's' THEN ' parallel safe' ELSE '' END
+       || CASE WHEN p.prosecdef THEN ' security definer' ELSE '' END
+       || ' | ' || coalesce(array_to_string(p.proconfig, '; '), '')
+       || ' | ' || pg_temp.grants(p.proacl, p.proowner)
+       || CASE WHEN %(exact)s THEN ' | ' || md5(pg_get_functiondef(p.oid)) ELSE '' END
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
  WHERE {_SYSTEM} AND n.nspname <> ALL(%(exclude)s) AND p.prokind IN ('f', 'p', 'w')
+UNION ALL
+SELECT 'view ' || c.oid::regclass::text || ' ' || md5(pg_get_viewdef(c.oid))
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE %(exact)s AND c.relkind IN ('v', 'm') AND {_SYSTEM} AND n.nspname <> ALL(%(exclude)s)
 UNION ALL
 SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text
   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -67,7 +78,8 @@ UNION ALL
 SELECT 'enum ' || e.enumtypid::regtype::text || ' ' || e.enumlabel
   FROM pg_enum e
 UNION ALL
-SELECT 'trigger ' || tg.tgrelid::regclass::text || ' ' || tg.tgname
+SELECT 'trigger ' || tg.tgrelid::regclass::text || ' ' || tg.tgname || ': '
+       || regexp_replace(pg_get_triggerdef(tg.oid), '^CREATE (CONSTRAINT )?TRIGGER [^ ]+ ', '')
   FROM pg_trigger tg WHERE NOT tg.tgisinternal
 UNION ALL
 SELECT 'extension ' || x.extname FROM pg_extension x WHERE x.extname <> 'plpgsql'
@@ -75,10 +87,16 @@ ORDER BY 1
 """
 
 
-def catalog_snapshot(conn: psycopg.Connection[Any], exclude: tuple[str, ...] = ()) -> list[str]:
-    """Every user-visible object of the database as sorted text lines, for schema diffs."""
+def catalog_snapshot(
+    conn: psycopg.Connection[Any], exclude: tuple[str, ...] = (), *, exact: bool = True
+) -> list[str]:
+    """Every user-visible object of the database as sorted text lines, for schema diffs.
+
+    A function's line shows its signature, result, language, volatility, security, settings and
+    grants; ``exact`` adds a hash of each function's and view's whole definition, for comparing two
+    databases (tests/db/schema.txt is written without it: the bodies are in the SQL files)."""
     conn.execute(_GRANTS)
-    rows = conn.execute(CATALOG_SNAPSHOT, {"exclude": list(exclude)}).fetchall()
+    rows = conn.execute(CATALOG_SNAPSHOT, {"exclude": list(exclude), "exact": exact}).fetchall()
     return [str(r[0]) for r in rows]
 
 

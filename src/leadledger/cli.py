@@ -53,6 +53,28 @@ def main_callback(
     configure_logging(log_level, json=log_json)
 
 
+def _current_table(runner: MigrationRunner) -> Table:
+    table = Table(title="current state (functions, views, triggers; re-applied when changed)")
+    table.add_column("file")
+    table.add_column("sha256")
+    table.add_column("applied at")
+    table.add_column("state")
+    colour = {
+        "applied": "ok",
+        "changed": "[yellow]changed[/]",
+        "pending": "[yellow]pending[/]",
+        "removed": "[red]removed[/]",
+    }
+    for state in runner.current_status():
+        table.add_row(
+            state.path,
+            state.checksum[:12],
+            f"{state.applied_at:%Y-%m-%d %H:%M:%S}" if state.applied_at else "",
+            colour[state.state],
+        )
+    return table
+
+
 def _status_table(runner: MigrationRunner) -> Table:
     table = Table(title="migrations")
     table.add_column("version")
@@ -77,13 +99,15 @@ def _status_table(runner: MigrationRunner) -> Table:
 def db_up(
     to: Annotated[str | None, typer.Option(help="Stop after this version.")] = None,
 ) -> None:
-    """Apply pending migrations (safe to run from many processes at once)."""
+    """Apply pending migrations, then the current state if it changed (safe from many processes)."""
     with direct_connection(load_settings()) as (conn, _url):
-        done = MigrationRunner(conn).upgrade(to)
-    if done:
-        for m in done:
-            console.print(f"applied {m.filename}")
-    else:
+        runner = MigrationRunner(conn)
+        done = runner.upgrade(to)
+    for m in done:
+        console.print(f"applied {m.filename}")
+    if runner.current_applied:
+        console.print(f"applied the current state ({len(runner.current_applied)} files)")
+    if not done and not runner.current_applied:
         console.print("nothing to apply: the database is up to date")
 
 
@@ -95,7 +119,9 @@ def db_down(
         typer.Option(help="Roll back everything newer than this version; 0 rolls back all."),
     ] = None,
 ) -> None:
-    """Roll back the latest migration, or down to --to VERSION (0: everything)."""
+    """Roll back the latest migration, or down to --to VERSION (0: everything).
+
+    The current state (functions, views, triggers) is removed first; `db up` puts it back."""
     with direct_connection(load_settings()) as (conn, _url):
         done = MigrationRunner(conn).downgrade(to)
     if done:
@@ -108,9 +134,11 @@ def db_down(
 @db_app.command("status")
 @cli_errors
 def db_status() -> None:
-    """Show every migration, applied or pending, and whether its file is unchanged."""
+    """Show every migration and current-state file: applied, pending or changed, with checksums."""
     with direct_connection(load_settings()) as (conn, _url):
-        console.print(_status_table(MigrationRunner(conn)))
+        runner = MigrationRunner(conn)
+        console.print(_status_table(runner))
+        console.print(_current_table(runner))
 
 
 @db_app.command("url")
@@ -134,7 +162,8 @@ def db_export_supabase(
         "supabase/migrations"
     ),
 ) -> None:
-    """Write every migration into a Supabase CLI migrations folder, unchanged."""
+    """Write the migrations into a Supabase CLI migrations folder: versioned ones unchanged, the
+    current state as one new migration when it changed since the last export."""
     for path in export_supabase(target):
         console.print(f"wrote {path}")
 
@@ -182,6 +211,7 @@ def demo() -> None:
             done = runner.upgrade()
             console.print(f"migrations applied now: {len(done)}")
             console.print(_status_table(runner))
+            console.print(_current_table(runner))
         campaigns_demo.run(db, console)
         leads_demo.run(db, settings, console)
         etl_demo.run(db, console)

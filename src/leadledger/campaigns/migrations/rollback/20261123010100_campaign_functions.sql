@@ -1,27 +1,4 @@
--- Rollback of 20261123010100_campaign_functions: drops the campaign functions and helpers.
-DROP FUNCTION public.list_campaigns(integer, timestamptz, uuid, varchar);
-DROP FUNCTION public.get_campaign_overview(uuid);
-DROP FUNCTION public.transition_campaign_status(uuid, varchar, text);
-DROP FUNCTION public.is_valid_status_transition(varchar, varchar);
-DROP FUNCTION public.claim_businesses_for_enrichment(uuid, varchar, text, integer, interval);
-DROP FUNCTION public.get_businesses_for_enrichment(uuid, varchar, integer, integer);
-DROP FUNCTION public.update_email_verification(uuid, varchar, jsonb);
-DROP FUNCTION public.save_linkedin_enrichment(uuid, uuid, jsonb);
-DROP FUNCTION public.save_facebook_enrichment(uuid, uuid, jsonb);
-DROP FUNCTION leadledger.gmaps_save_enrichment(text, uuid, uuid, jsonb);
-DROP FUNCTION public.update_enrichment_batch(varchar, jsonb);
-DROP FUNCTION leadledger.gmaps_apply_enrichments(text, leadledger.gmaps_enrichment_item[]);
-DROP FUNCTION leadledger.gmaps_enrichment_items(text, jsonb);
-DROP TYPE leadledger.gmaps_enrichment_item;
-DROP FUNCTION leadledger.gmaps_to_uuid(text);
-DROP FUNCTION public.update_coverage_status(uuid, varchar, integer, integer, numeric);
-DROP FUNCTION public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb);
-DROP FUNCTION public.update_campaign_statistics(uuid);
-DROP FUNCTION public.insert_businesses_batch(uuid, varchar, jsonb);
-DROP FUNCTION public.create_campaign_with_coverage(jsonb, jsonb);
-DROP FUNCTION leadledger.gmaps_business_brief(public.gmaps_businesses);
-DROP FUNCTION leadledger.gmaps_first_email(jsonb);
-DROP FUNCTION leadledger.gmaps_check_amount(numeric, text);
-DROP FUNCTION leadledger.gmaps_check_enrichment_type(text, text);
-DROP FUNCTION leadledger.gmaps_assert_campaign(uuid);
-DROP FUNCTION leadledger.gmaps_email_rank(text);
+-- Rollback of 20261123010100_campaign_functions. Its functions now live in campaigns/sql/ (the
+-- current state), which `db down` removes before it rolls back any migration; its composite type
+-- belongs to 20261202010000_enrichment_item_type. Nothing is left to drop here.
+SELECT 1;

@@ -1,16 +1,11 @@
--- Rollback of 20261123000000_core: drops the leadledger schema and its helpers. The drops are
+-- Rollback of 20261123000000_core: drops the leadledger schema and its privilege helpers (the
+-- other helpers are current state, db/sql/, removed by `db down` before any rollback). The drops are
 -- explicit (no CASCADE) so that anything a later migration left behind makes this fail loudly.
 -- The cluster-wide role leadledger_service is kept: other databases of the cluster may still
 -- hold privileges granted to it (see docs/decisions.md).
 DROP FUNCTION leadledger.secure_table(regclass, boolean);
 DROP FUNCTION leadledger.secure_function(regprocedure, boolean);
 DROP FUNCTION leadledger.revoke_from_everyone(text, text);
-DROP FUNCTION leadledger.require_array(jsonb, text, integer);
-DROP FUNCTION leadledger.validate_object(jsonb, text, jsonb);
-DROP FUNCTION leadledger.json_type_matches(jsonb, text);
-DROP FUNCTION leadledger.invalid_parameter(text, text);
-DROP FUNCTION leadledger.ok_envelope(jsonb);
-DROP FUNCTION leadledger.error_envelope(text, text, text, text);
 DROP SCHEMA leadledger;
 
 DO $$

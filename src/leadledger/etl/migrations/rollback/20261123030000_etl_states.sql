@@ -6,7 +6,6 @@ DROP TABLE etl_api.run_queue;
 DROP TABLE etl_api.activity_request;
 DROP TABLE etl_api.workflow_request;
 DROP TABLE etl_api.org;
-DROP FUNCTION etl_api.guard_state_column();
 DROP TYPE etl_api.workflow_request_state;
 DROP TYPE etl_api.run_request_state;
 DROP TYPE etl_api.run_queue_state;

@@ -1,5 +1,4 @@
 -- Rollback of 20261123030200_factors.
-DROP FUNCTION public.generate_factor_description(text, text, text, operator_enum, text, boolean);
 DROP TABLE public.factor;
 DROP TABLE etl_api.factor_type_template;
 DROP TABLE etl_api.operator_phrase;

@@ -6,7 +6,3 @@ DROP TABLE public.leads;
 DROP TABLE public.whatsapp_numbers;
 DROP TABLE public.api_keys;
 DROP TABLE public.app_users;
-DROP FUNCTION leadledger.lead_keeps_conversation();
-DROP FUNCTION leadledger.lead_has_conversation();
-DROP FUNCTION leadledger.audit_row_change();
-DROP FUNCTION leadledger.current_actor();

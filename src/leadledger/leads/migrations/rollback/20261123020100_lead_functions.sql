@@ -1,25 +1,3 @@
--- Rollback of 20261123020100_lead_functions.
-DROP FUNCTION public.find_lead_by_phone(uuid, text);
-DROP FUNCTION public.whatsapp_number_owner(text);
-DROP FUNCTION public.link_whatsapp_number(uuid, text, text);
-DROP FUNCTION public.authenticate_api_key(text);
-DROP FUNCTION public.create_api_key(uuid, text, text);
-DROP FUNCTION public.create_app_user(text, text, uuid);
-DROP FUNCTION public.get_lead(uuid, uuid);
-DROP FUNCTION public.list_leads(uuid, integer, timestamptz, uuid, text, text, text);
-DROP FUNCTION public.restore_lead(uuid, uuid);
-DROP FUNCTION public.soft_delete_lead(uuid, uuid);
-DROP FUNCTION leadledger.lock_own_lead(uuid, uuid);
-DROP FUNCTION public.update_whatsapp_message_status(text, text, timestamptz, jsonb);
-DROP FUNCTION public.record_whatsapp_outgoing(uuid, text, text, text, boolean, text);
-DROP FUNCTION public.record_whatsapp_message(uuid, text, text, text, text, text, timestamptz, jsonb);
-DROP FUNCTION leadledger.stored_message(uuid, text);
-DROP FUNCTION leadledger.lead_for_phone(uuid, text, text);
-DROP FUNCTION leadledger.open_conversation(uuid, uuid);
-DROP FUNCTION public.create_leads_with_conversations(uuid, jsonb);
-DROP FUNCTION public.create_lead_with_conversation(uuid, text, text, text, text, text, text);
-DROP FUNCTION leadledger.lead_field_problem(text, text, text, text, text);
-DROP FUNCTION leadledger.normalize_phone(text, boolean);
-DROP FUNCTION leadledger.lead_scope(uuid);
-DROP FUNCTION leadledger.assert_tenant(uuid);
-DROP FUNCTION leadledger.jwt_user_id();
+-- Rollback of 20261123020100_lead_functions. Its functions now live in leads/sql/ (the current
+-- state), which `db down` removes before it rolls back any migration. Nothing is left to drop here.
+SELECT 1;

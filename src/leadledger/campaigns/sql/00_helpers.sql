@@ -1,0 +1,106 @@
+-- Campaign pipeline, current state: Helpers (schema leadledger, not exposed).
+-- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
+-- Row locks are always taken in the order campaign -> coverage -> business -> enrichment.
+
+-- ---------------------------------------------------------------------------------------------
+-- Helpers (schema leadledger, not exposed)
+-- ---------------------------------------------------------------------------------------------
+
+-- gmaps_email_rank: the priority of an email source; a lower rank never replaces a higher one.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_email_rank(p_source text)
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE p_source WHEN 'linkedin' THEN 3 WHEN 'facebook' THEN 2 WHEN 'google_maps' THEN 1 ELSE 0 END
+$$;
+
+-- gmaps_assert_campaign: 22023 when p_campaign_id is missing, 'Campaign not found' (23503) when
+-- no such campaign exists. Takes no lock.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_assert_campaign(p_campaign_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_campaign_id IS NULL THEN
+        PERFORM leadledger.invalid_parameter('p_campaign_id', 'is required');
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM public.gmaps_campaigns WHERE id = p_campaign_id) THEN
+        RAISE EXCEPTION 'Campaign not found'
+            USING ERRCODE = 'foreign_key_violation', DETAIL = format('no campaign with id %s', p_campaign_id);
+    END IF;
+END
+$$;
+
+-- gmaps_check_enrichment_type: 22023 unless p_type is facebook or linkedin.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_check_enrichment_type(p_type text, p_field text DEFAULT 'p_enrichment_type')
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_type IS NULL OR p_type NOT IN ('facebook', 'linkedin') THEN
+        PERFORM leadledger.invalid_parameter(
+            p_field, format('must be facebook or linkedin, got %s', coalesce(quote_literal(p_type), 'nothing')));
+    END IF;
+END
+$$;
+
+-- gmaps_check_amount: 22023 naming p_field unless p_amount is a dollar amount the numeric(14, 6)
+-- cost columns can hold: given, a number (numeric accepts 'NaN', which compares greater than every
+-- number and would poison a running total), not negative, and below 10^8 once rounded to 6 places
+-- (so an overflow is reported as bad input naming the field, not as a bare 22003).
+CREATE OR REPLACE FUNCTION leadledger.gmaps_check_amount(p_amount numeric, p_field text)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_amount IS NULL OR p_amount = 'NaN'::numeric OR p_amount < 0 THEN
+        PERFORM leadledger.invalid_parameter(
+            p_field, format('must be a non-negative amount, got %s', coalesce(p_amount::text, 'nothing')));
+    END IF;
+    IF round(p_amount, 6) >= 100000000 THEN
+        PERFORM leadledger.invalid_parameter(p_field, format('must be less than 100000000, got %s', p_amount));
+    END IF;
+END
+$$;
+
+-- gmaps_first_email: the first item of a JSON array of strings that is an email address
+-- (trimmed, lower case), NULL when there is none or p_list is not an array. Scraped lists carry
+-- junk ("info at example dot com"); the best email of a business must be one that can be verified.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_first_email(p_list jsonb)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT lower(btrim(x))
+      FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(p_list) = 'array' THEN p_list END)
+           WITH ORDINALITY AS m(x, n)
+     WHERE leadledger.json_type_matches(to_jsonb(btrim(x)), 'email')
+     ORDER BY n
+     LIMIT 1
+$$;
+
+-- gmaps_business_brief: the fields an enrichment worker needs, as JSON.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_business_brief(p_business public.gmaps_businesses)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+        'business_id', p_business.id, 'campaign_id', p_business.campaign_id,
+        'place_id', p_business.place_id, 'name', p_business.name, 'address', p_business.address,
+        'city', p_business.city, 'state', p_business.state, 'postal_code', p_business.postal_code,
+        'phone', p_business.phone, 'website', p_business.website, 'email', p_business.email,
+        'email_source', p_business.email_source, 'facebook_url', p_business.facebook_url,
+        'linkedin_url', p_business.linkedin_url, 'category', p_business.category)
+$$;

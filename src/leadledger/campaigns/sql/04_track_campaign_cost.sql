@@ -1,0 +1,75 @@
+-- Campaign pipeline, current state: 4. track_campaign_cost.
+-- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
+-- Row locks are always taken in the order campaign -> coverage -> business -> enrichment.
+
+-- ---------------------------------------------------------------------------------------------
+-- 4. track_campaign_cost
+-- ---------------------------------------------------------------------------------------------
+-- Records one API cost and adds it to the campaign's total.
+-- Guarantees: no update is ever lost, however many callers at once: the total is one atomic
+-- `UPDATE ... SET actual_cost = actual_cost + p_cost_usd RETURNING` (the row lock serialises
+-- concurrent adds; each sees the previous committed total), and the cost row is inserted in the
+-- same transaction, so sum(cost rows) = actual_cost always. The UPDATE runs first so that an
+-- unknown campaign is found before any insert. An amount that is NaN (which would make the total
+-- NaN for good), too large for numeric(14, 6), or that would take the total there, is rejected
+-- as bad input (the UPDATE's own WHERE decides the last, so it is judged against the latest total).
+CREATE OR REPLACE FUNCTION public.track_campaign_cost(
+    p_campaign_id uuid,
+    p_service varchar,
+    p_items_processed integer,
+    p_cost_usd numeric,
+    p_metadata jsonb DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+SET statement_timeout = '30s'
+AS $$
+DECLARE
+    v_state text; v_message text; v_detail text; v_context text;
+    v_total numeric;
+    v_cost_id uuid;
+BEGIN
+    IF p_campaign_id IS NULL THEN
+        PERFORM leadledger.invalid_parameter('p_campaign_id', 'is required');
+    END IF;
+    IF p_service IS NULL OR p_service NOT IN ('google_maps', 'facebook', 'linkedin', 'bouncer') THEN
+        PERFORM leadledger.invalid_parameter('p_service', format(
+            'must be one of google_maps, facebook, linkedin, bouncer, got %s', coalesce(quote_literal(p_service), 'nothing')));
+    END IF;
+    IF p_items_processed IS NULL OR p_items_processed < 0 THEN
+        PERFORM leadledger.invalid_parameter('p_items_processed', format(
+            'must be a non-negative integer, got %s', coalesce(p_items_processed::text, 'nothing')));
+    END IF;
+    PERFORM leadledger.gmaps_check_amount(p_cost_usd, 'p_cost_usd');
+    IF p_metadata IS NOT NULL AND jsonb_typeof(p_metadata) NOT IN ('object', 'null') THEN
+        PERFORM leadledger.invalid_parameter('p_metadata', 'must be a JSON object');
+    END IF;
+
+    UPDATE public.gmaps_campaigns
+       SET actual_cost = actual_cost + p_cost_usd, updated_at = now()
+     WHERE id = p_campaign_id
+       AND round(actual_cost + p_cost_usd, 6) < 100000000
+    RETURNING actual_cost INTO v_total;
+    IF NOT FOUND THEN
+        PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+        PERFORM leadledger.invalid_parameter('p_cost_usd', format(
+            '%s would take the campaign total cost to 100000000 or more', p_cost_usd));
+    END IF;
+
+    INSERT INTO public.gmaps_api_costs (campaign_id, service, items_processed, cost_usd, metadata)
+    VALUES (p_campaign_id, p_service, p_items_processed, p_cost_usd, nullif(p_metadata, 'null'::jsonb))
+    RETURNING id INTO v_cost_id;
+
+    RETURN leadledger.ok_envelope(jsonb_build_object(
+        'cost_id', v_cost_id, 'campaign_id', p_campaign_id, 'service', p_service,
+        'cost_usd', p_cost_usd, 'items_processed', p_items_processed, 'new_total', v_total));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+        v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
+    RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
+END
+$$;
+SELECT leadledger.secure_function('public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb)');

@@ -1,0 +1,62 @@
+-- Campaign pipeline, current state: 5. update_coverage_status.
+-- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
+-- Row locks are always taken in the order campaign -> coverage -> business -> enrichment.
+
+-- ---------------------------------------------------------------------------------------------
+-- 5. update_coverage_status
+-- ---------------------------------------------------------------------------------------------
+-- Marks one ZIP of a campaign scraped, with its results (a repeat call overwrites them).
+-- Guarantees: one atomic UPDATE of the (campaign_id, zip_code) row (unique key); a ZIP that is
+-- not part of the campaign, or an unknown campaign, is a 23503 error and writes nothing; a
+-- negative, NaN or too large p_actual_cost is 22023.
+CREATE OR REPLACE FUNCTION public.update_coverage_status(
+    p_campaign_id uuid,
+    p_zip_code varchar,
+    p_businesses_found integer,
+    p_emails_found integer,
+    p_actual_cost numeric
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+SET statement_timeout = '30s'
+AS $$
+DECLARE
+    v_state text; v_message text; v_detail text; v_context text;
+    v_row public.gmaps_campaign_coverage;
+BEGIN
+    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    IF p_zip_code IS NULL OR p_zip_code !~ '^[0-9]{5}$' THEN
+        PERFORM leadledger.invalid_parameter('p_zip_code', format('must be 5 digits, got %s', coalesce(quote_literal(p_zip_code), 'nothing')));
+    END IF;
+    IF p_businesses_found IS NULL OR p_businesses_found < 0 THEN
+        PERFORM leadledger.invalid_parameter('p_businesses_found', 'must be a non-negative integer');
+    END IF;
+    IF p_emails_found IS NULL OR p_emails_found < 0 THEN
+        PERFORM leadledger.invalid_parameter('p_emails_found', 'must be a non-negative integer');
+    END IF;
+    PERFORM leadledger.gmaps_check_amount(p_actual_cost, 'p_actual_cost');
+
+    UPDATE public.gmaps_campaign_coverage
+       SET status = 'scraped', businesses_found = p_businesses_found, emails_found = p_emails_found,
+           actual_cost = p_actual_cost, scraped_at = now(), updated_at = now()
+     WHERE campaign_id = p_campaign_id AND zip_code = p_zip_code
+    RETURNING * INTO v_row;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ZIP code % is not part of this campaign', p_zip_code
+            USING ERRCODE = 'foreign_key_violation', DETAIL = format('campaign %s', p_campaign_id);
+    END IF;
+
+    RETURN leadledger.ok_envelope(jsonb_build_object(
+        'campaign_id', p_campaign_id, 'zip_code', p_zip_code, 'status', v_row.status,
+        'businesses_found', v_row.businesses_found, 'emails_found', v_row.emails_found,
+        'actual_cost', v_row.actual_cost, 'scraped_at', v_row.scraped_at));
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+        v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
+    RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
+END
+$$;
+SELECT leadledger.secure_function('public.update_coverage_status(uuid, varchar, integer, integer, numeric)');

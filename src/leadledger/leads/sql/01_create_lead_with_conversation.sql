@@ -1,0 +1,61 @@
+-- Leads and conversations, current state: 1. create_lead_with_conversation.
+-- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
+-- Lock order: lead -> conversation -> message.
+
+-- ---------------------------------------------------------------------------------------------
+-- 1. create_lead_with_conversation
+-- ---------------------------------------------------------------------------------------------
+-- Creates a lead and its conversation together, or neither.
+-- Guarantees: all input is checked before the first insert (22023 naming the field); both
+-- inserts run in the function's one transaction, and the deferred constraint trigger
+-- leads_need_conversation refuses any lead without a conversation at commit; a second live lead
+-- for the same user and phone is refused by leads_user_phone_live_key (23505). Returns JSON (the
+-- seed's type) with lead_id and conversation_id. End users may create leads only for themselves.
+CREATE OR REPLACE FUNCTION public.create_lead_with_conversation(
+    p_user_id uuid,
+    p_customer_phone text,
+    p_customer_name text,
+    p_lead_type text,
+    p_details text DEFAULT NULL,
+    p_conversation_status text DEFAULT 'active',
+    p_lead_status text DEFAULT 'new'
+)
+RETURNS json
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '5s'
+SET statement_timeout = '30s'
+AS $$
+DECLARE
+    v_state text; v_message text; v_detail text; v_context text;
+    v_problem text;
+    v_lead_id uuid;
+    v_conversation_id uuid;
+BEGIN
+    PERFORM leadledger.assert_tenant(p_user_id);
+    v_problem := leadledger.lead_field_problem(
+        p_customer_phone, p_customer_name, p_lead_type, p_lead_status, p_conversation_status);
+    IF v_problem IS NOT NULL THEN
+        PERFORM leadledger.invalid_parameter('p_' || split_part(v_problem, ':', 1),
+                                             btrim(substr(v_problem, position(':' IN v_problem) + 1)));
+    END IF;
+
+    INSERT INTO public.leads (user_id, customer_phone, customer_name, lead_type, status, details)
+    VALUES (p_user_id, leadledger.normalize_phone(p_customer_phone), nullif(btrim(p_customer_name), ''),
+            p_lead_type, p_lead_status, p_details)
+    RETURNING id INTO v_lead_id;
+    INSERT INTO public.conversations (lead_id, user_id, status)
+    VALUES (v_lead_id, p_user_id, p_conversation_status)
+    RETURNING id INTO v_conversation_id;
+
+    RETURN leadledger.ok_envelope(jsonb_build_object(
+        'lead_id', v_lead_id, 'conversation_id', v_conversation_id,
+        'customer_phone', leadledger.normalize_phone(p_customer_phone)))::json;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+        v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
+    RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context)::json;
+END
+$$;
+SELECT leadledger.secure_function('public.create_lead_with_conversation(uuid, text, text, text, text, text, text)', true);
