@@ -45,6 +45,7 @@ def test_apify_items_are_stored_field_by_field_with_the_item_kept_whole(pg: Conn
         "zip_code": "78701",
         "inserted": 2,
         "updated": 0,
+        "unchanged": 0,
         "skipped": 0,
         "total": 2,
     }
@@ -77,6 +78,8 @@ def test_apify_items_are_stored_field_by_field_with_the_item_kept_whole(pg: Conn
         "linkedin_url": None,
         "facebook_enrichment_status": "pending",
         "linkedin_enrichment_status": "pending",
+        "facebook_enrichment_attempts": 0,
+        "linkedin_enrichment_attempts": 0,
     }
     assert str(first["campaign_id"]) == campaign
     # raw_data is the original item, every field, compared as jsonb (numbers exactly).
@@ -242,7 +245,7 @@ def test_a_10000_item_batch(pg: Conn, campaign: str) -> None:
     first = add_businesses(pg, campaign, items)
     assert (first["inserted"], first["updated"], first["skipped"], first["total"]) == (10000, 0, 0, 10000)
     again = add_businesses(pg, campaign, items)
-    assert (again["inserted"], again["updated"], again["skipped"]) == (0, 10000, 0)
+    assert (again["inserted"], again["updated"], again["unchanged"], again["skipped"]) == (0, 0, 10000, 0)
     assert value(pg, "SELECT count(*) FROM gmaps_businesses WHERE campaign_id = %s", campaign) == 10000
 
 
@@ -425,3 +428,61 @@ def test_bad_input_is_rejected_and_writes_nothing(
         shared_seed, {"p_campaign_id": SEED_CAMPAIGN, "p_zip_code": "78701", "p_businesses": [GOOD], **params}
     )
     assert_rejected(shared, "insert_businesses_batch", field, fragment, code=code, **call)
+
+
+def test_a_place_scraped_again_unchanged_is_counted_unchanged_and_not_rewritten(
+    pg: Conn, campaign: str
+) -> None:
+    items = [apify_item("p1", 1), apify_item("p2", 2)]
+    add_businesses(pg, campaign, items)
+    stamp = value(pg, "SELECT max(updated_at) FROM gmaps_businesses WHERE campaign_id = %s", campaign)
+    xmins = rows(
+        pg, "SELECT xmin::text AS x FROM gmaps_businesses WHERE campaign_id = %s ORDER BY place_id", campaign
+    )
+
+    again = add_businesses(pg, campaign, [*items, items[0]])
+    assert (again["inserted"], again["updated"], again["unchanged"], again["skipped"], again["total"]) == (
+        0,
+        0,
+        2,
+        1,
+        3,
+    )
+    assert value(pg, "SELECT max(updated_at) FROM gmaps_businesses WHERE campaign_id = %s", campaign) == stamp
+    assert (
+        rows(
+            pg,
+            "SELECT xmin::text AS x FROM gmaps_businesses WHERE campaign_id = %s ORDER BY place_id",
+            campaign,
+        )
+        == xmins
+    )
+
+    changed = add_businesses(pg, campaign, [apify_item("p1", 1, totalScore=2.5), items[1]])
+    assert (changed["updated"], changed["unchanged"]) == (1, 1)
+
+
+def test_a_rescrape_back_to_a_verified_email_restores_its_verification(pg: Conn, campaign: str) -> None:
+    add_businesses(pg, campaign, [apify_item("p1", 1, emails=["first@example.com"])])
+    bid = business_id(pg, campaign, "p1")
+    ok(
+        pg,
+        "update_email_verification",
+        p_business_id=bid,
+        p_email="first@example.com",
+        p_verification_data={"status": "deliverable", "is_safe": True},
+    )
+    add_businesses(pg, campaign, [apify_item("p1", 1, emails=["second@example.com"])])
+    moved = business(pg, bid)
+    assert (moved["email"], moved["email_verification_status"], moved["email_is_safe"]) == (
+        "second@example.com",
+        None,
+        None,
+    )
+    add_businesses(pg, campaign, [apify_item("p1", 1, emails=["first@example.com"])])
+    back = business(pg, bid)
+    assert (back["email"], back["email_verification_status"], back["email_is_safe"]) == (
+        "first@example.com",
+        "deliverable",
+        True,
+    )

@@ -133,7 +133,7 @@ def test_overlapping_batches_from_neighbouring_zips_store_every_place_once(
     covered = {n for t in range(threads) for n in ((t * 50 + k) % places for k in range(window))}
     assert len(covered) == places
     assert sum(r["inserted"] for r in results) == places
-    assert sum(r["inserted"] + r["updated"] for r in results) == threads * window
+    assert sum(r["inserted"] + r["updated"] + r["unchanged"] for r in results) == threads * window
     assert all(r["skipped"] == 2 and r["total"] == window + 2 for r in results)
     counts = one(
         pg, "SELECT count(*) AS n, count(DISTINCT place_id) AS distinct_places FROM gmaps_businesses"
@@ -182,7 +182,7 @@ def test_concurrent_claims_never_hand_a_business_to_two_workers(db_url: str, pg:
         p_enrichment_type="linkedin",
         p_worker="crashed",
         p_limit=1000,
-        p_lease="50 milliseconds",
+        p_lease="1 second",  # from the claim's transaction start: room for a slow 500-row claim
     )
     assert crashed["claimed"] == total
     assert (
@@ -195,7 +195,7 @@ def test_concurrent_claims_never_hand_a_business_to_two_workers(db_url: str, pg:
         )["claimed"]
         == 0
     )
-    time.sleep(0.1)
+    time.sleep(1.1)
     rescued = run_on_connections(db_url, 4, lambda w, c: claim_until_empty(w, c, "linkedin", 50))
     every = Counter(b for worker in rescued for b in worker)
     assert max(every.values()) == 1

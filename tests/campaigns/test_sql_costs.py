@@ -108,18 +108,37 @@ def test_metadata_is_optional_and_json_null_is_stored_as_null(pg: Conn, campaign
     assert [r["metadata"] for r in rows(pg, "SELECT metadata FROM gmaps_api_costs")] == [None, None]
 
 
-def test_amounts_below_a_micro_dollar_round_the_same_in_rows_and_total(pg: Conn, campaign: str) -> None:
-    for amount in ("0.0000004", "0.0000006", "0.0000005"):
-        ok(
-            pg,
-            "track_campaign_cost",
-            p_campaign_id=campaign,
-            p_service="facebook",
-            p_items_processed=1,
-            p_cost_usd=Decimal(amount),
-        )
-    stored = value(pg, "SELECT sum(cost_usd) FROM gmaps_api_costs")
-    assert stored == actual_cost(pg, campaign) == Decimal("0.000002")
+def test_the_answer_carries_the_amount_as_stored(pg: Conn, campaign: str) -> None:
+    result = ok(
+        pg,
+        "track_campaign_cost",
+        p_campaign_id=campaign,
+        p_service="facebook",
+        p_items_processed=1,
+        p_cost_usd=Decimal("7.5"),
+    )
+    stored = value(pg, "SELECT cost_usd FROM gmaps_api_costs WHERE id = %s", result["cost_id"])
+    assert Decimal(str(result["cost_usd"])) == stored == Decimal("7.500000")
+    assert Decimal(str(result["new_total"])) == actual_cost(pg, campaign) == Decimal("7.500000")
+
+
+@pytest.mark.parametrize("amount", ["0.0000004", "0.0000005", "1.1234567", "0.00000001"])
+def test_amounts_the_columns_would_round_are_refused_naming_the_field(
+    pg: Conn, campaign: str, amount: str
+) -> None:
+    """Issue 8: the answer used to carry the amount as sent while the row kept it rounded to 6
+    places; an amount that would change when stored is now refused, and nothing is written."""
+    assert_rejected(
+        pg,
+        "track_campaign_cost",
+        "p_cost_usd",
+        "at most 6 decimal places",
+        p_campaign_id=campaign,
+        p_service="facebook",
+        p_items_processed=1,
+        p_cost_usd=Decimal(amount),
+    )
+    assert actual_cost(pg, campaign) == 0
 
 
 def test_a_total_that_would_overflow_is_rejected_and_writes_nothing(pg: Conn, campaign: str) -> None:
@@ -199,7 +218,14 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("cost-nan", {"p_cost_usd": Decimal("NaN")}, "p_cost_usd", "got NaN", "22023"),
     ("cost-infinity", {"p_cost_usd": Decimal("Infinity")}, "p_cost_usd", "less than 100000000", "22023"),
     ("cost-too-large", {"p_cost_usd": Decimal("100000000")}, "p_cost_usd", "less than 100000000", "22023"),
-    ("cost-rounds-up", {"p_cost_usd": Decimal("99999999.9999995")}, "p_cost_usd", "less than", "22023"),
+    (
+        "cost-rounds-up",
+        {"p_cost_usd": Decimal("99999999.9999995")},
+        "p_cost_usd",
+        "6 decimal places",
+        "22023",
+    ),
+    ("cost-too-precise", {"p_cost_usd": Decimal("0.0000001")}, "p_cost_usd", "6 decimal places", "22023"),
     ("metadata-array", {"p_metadata": [1]}, "p_metadata", "must be a JSON object", "22023"),
     ("metadata-string", {"p_metadata": Jsonb("run-1")}, "p_metadata", "must be a JSON object", "22023"),
     ("metadata-number", {"p_metadata": Jsonb(5)}, "p_metadata", "must be a JSON object", "22023"),

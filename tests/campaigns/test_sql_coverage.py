@@ -1,4 +1,5 @@
-"""update_coverage_status: marks one ZIP of a campaign scraped, with its results."""
+"""update_coverage_status: marks one ZIP of a campaign scraped, with its results, or failed with
+its reason."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ def test_marks_the_zip_scraped_with_its_results(pg: Conn, campaign: str) -> None
         "emails_found": 17,
         "actual_cost": Decimal("0.168000"),
         "scraped_at": result["scraped_at"],
+        "failed_at": None,
+        "error": None,
     }
     assert rows(pg, COVERAGE, campaign) == [
         {
@@ -151,7 +154,62 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str | None, str, str]] = [
     ("cost-negative", {"p_actual_cost": Decimal("-0.01")}, "p_actual_cost", "non-negative", "22023"),
     ("cost-nan", {"p_actual_cost": Decimal("NaN")}, "p_actual_cost", "got NaN", "22023"),
     ("cost-too-large", {"p_actual_cost": Decimal("1e8")}, "p_actual_cost", "less than 100000000", "22023"),
+    (
+        "cost-too-precise",
+        {"p_actual_cost": Decimal("0.1234567")},
+        "p_actual_cost",
+        "6 decimal places",
+        "22023",
+    ),
+    ("status-unknown", {"p_status": "pending"}, "p_status", "must be scraped or failed", "22023"),
+    ("status-null", {"p_status": None}, "p_status", "got nothing", "22023"),
+    (
+        "failed-without-reason",
+        {"p_status": "failed"},
+        "p_error",
+        "is required when p_status is failed",
+        "22023",
+    ),
+    ("failed-blank-reason", {"p_status": "failed", "p_error": "  "}, "p_error", "is required", "22023"),
+    ("scraped-with-error", {"p_error": "oops"}, "p_error", "only for p_status failed", "22023"),
 ]
+
+
+def test_a_zip_can_fail_with_its_reason_be_counted_and_be_scraped_later(pg: Conn, campaign: str) -> None:
+    failed = ok(
+        pg,
+        "update_coverage_status",
+        p_campaign_id=campaign,
+        p_zip_code="78701",
+        p_businesses_found=0,
+        p_emails_found=0,
+        p_actual_cost=Decimal("0.01"),
+        p_status="failed",
+        p_error="Actor run failed: TIMED-OUT",
+    )
+    assert (failed["status"], failed["error"], failed["scraped_at"]) == (
+        "failed",
+        "Actor run failed: TIMED-OUT",
+        None,
+    )
+    assert failed["failed_at"] is not None
+    stats = ok(pg, "update_campaign_statistics", p_campaign_id=campaign)
+    assert (stats["zips_failed"], stats["zips_scraped"]) == (1, 0)
+    overview = ok(pg, "get_campaign_overview", p_campaign_id=campaign)
+    assert overview["coverage"]["zips_failed"] == 1
+
+    scraped = ok(
+        pg,
+        "update_coverage_status",
+        p_campaign_id=campaign,
+        p_zip_code="78701",
+        p_businesses_found=3,
+        p_emails_found=1,
+        p_actual_cost=Decimal("0.02"),
+    )
+    assert (scraped["status"], scraped["error"], scraped["failed_at"]) == ("scraped", None, None)
+    stats = ok(pg, "update_campaign_statistics", p_campaign_id=campaign)
+    assert (stats["zips_failed"], stats["zips_scraped"]) == (0, 1)
 
 
 @pytest.mark.parametrize(

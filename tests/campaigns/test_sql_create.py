@@ -139,8 +139,8 @@ VALID_EDGE_ITEMS: list[Any] = [
     {"zip_code": "78701", "max_results": 5.0},
     {"zip_code": "78701", "max_results": 1},
     {"zip_code": "78701", "estimated_cost": 0},
-    {"zip_code": "78701", "estimated_cost": 0.0000001},
-    {"zip_code": "78701", "estimated_cost": 99999999.9999994},  # rounds to 99999999.999999
+    {"zip_code": "78701", "estimated_cost": 0.000001},
+    {"zip_code": "78701", "estimated_cost": 99999999.999999},
     {"zip_code": "78701", "keywords": []},
     {"zip_code": "78701", "keywords": ["a", ""], "max_results": None, "estimated_cost": None},
     {"zip_code": "78701", "keywords": None},

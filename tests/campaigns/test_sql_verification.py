@@ -241,7 +241,8 @@ def enriched_business(pg: Conn, campaign: str) -> str:
             "undeliverable",
         ),  # the business's and LinkedIn's
         ("f@example.com", ["facebook"], None, "undeliverable", None),
-        ("extra@example.com", ["facebook"], None, None, None),  # only listed: audit and source, no status
+        # Only among Facebook's other emails: no status was set anywhere, so no source (issue 8).
+        ("extra@example.com", [], None, None, None),
         ("g@example.com", [], None, None, None),  # replaced by better sources: only the audit row
         ("nobody@example.com", [], None, None, None),
     ],
@@ -433,10 +434,24 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str | None, str, str]] = [
         "22023",
     ),
     (
-        "domain-string",
-        {"p_verification_data": {**DATA, "domain": "x"}},
+        "domain-number",
+        {"p_verification_data": {**DATA, "domain": 5}},
         "p_verification_data.domain",
-        "",
+        "the domain name (a string) or Bouncer's domain details",
+        "22023",
+    ),
+    (
+        "disposable-string",
+        {"p_verification_data": {**DATA, "is_disposable": "no"}},
+        "p_verification_data.is_disposable",
+        "true or false",
+        "22023",
+    ),
+    (
+        "raw-response-array",
+        {"p_verification_data": {**DATA, "raw_response": []}},
+        "p_verification_data.raw_response",
+        "a JSON object",
         "22023",
     ),
     (

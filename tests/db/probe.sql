@@ -29,13 +29,28 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 SELECT leadledger.secure_function('public.probe_insert(integer, integer, integer)');
 
--- Raises the given SQLSTATE with the given message (RAISE: the function's own message).
+-- Raises the given SQLSTATE with the given message through leadledger.raise_error (the
+-- function's own error: its message is kept).
 CREATE FUNCTION public.probe_raise(p_sqlstate text, p_message text)
 RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
 BEGIN
     INSERT INTO public.probe_item (id) VALUES (1000);
+    PERFORM leadledger.raise_error(p_sqlstate, p_message, 'probe detail');
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+        v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
+    RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
+END $$;
+
+-- A bare RAISE without the marker: not recognised as the function's own (a raise_error call is
+-- the only way), so it is mapped like an engine error.
+CREATE FUNCTION public.probe_bare_raise(p_sqlstate text, p_message text)
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_state text; v_message text; v_detail text; v_context text;
+BEGIN
     RAISE EXCEPTION USING ERRCODE = p_sqlstate, MESSAGE = p_message;
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,

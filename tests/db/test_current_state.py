@@ -109,6 +109,10 @@ def test_current_files_follow_the_rules() -> None:
                 re.I,
             ), f"{f.path}: only functions, views and triggers, created idempotently: {statement.strip()}"
         assert not re.search(r"^\s*(BEGIN|COMMIT|ROLLBACK)\s*;", text, re.I | re.M), f.path
+        if f.path != "db/sql/00_envelope.sql":  # raise_error and invalid_parameter themselves
+            assert not re.search(r"\bRAISE\s+EXCEPTION\b", text, re.I), (
+                f"{f.path}: raise errors with leadledger.raise_error (the envelope recognises its marker)"
+            )
         for match in re.finditer(r"CREATE\s+OR\s+REPLACE\s+(?:FUNCTION|VIEW)\s+(\S+?)[\s(]", text, re.I):
             assert "." in match.group(1), f"{f.path}: {match.group(1)} must be schema-qualified"
 

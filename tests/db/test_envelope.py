@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -63,7 +64,7 @@ def test_p0001_keeps_the_functions_message(probe: psycopg.Connection[Any]) -> No
         "success": False,
         "error": "Campaign is final",
         "error_code": "P0001",
-        "error_detail": "Campaign is final",
+        "error_detail": "Campaign is final (probe detail)",  # the marker is not shown
         "retry_recommended": False,
     }
     assert count_items(probe) == 2  # the insert before the RAISE was rolled back
@@ -73,6 +74,41 @@ def test_raised_23503_keeps_its_own_message(probe: psycopg.Connection[Any]) -> N
     result = envelope(probe, "SELECT probe_raise('23503', 'Campaign not found')")
     assert result["error"] == "Campaign not found"
     assert result["error_code"] == "23503"
+
+
+def test_a_bare_raise_is_not_taken_for_the_functions_own(probe: psycopg.Connection[Any]) -> None:
+    result = envelope(probe, "SELECT probe_bare_raise('23503', 'Campaign not found')")
+    assert result["error"] == "Referenced record not found"
+
+
+def _speak_german(conn: psycopg.Connection[Any]) -> None:
+    """Switch the session's server messages to German, or skip where that cannot be done."""
+    required = os.environ.get("LEADLEDGER_TEST_REQUIRE_EXTENSIONS") == "1"
+    try:
+        conn.execute("SET lc_messages = 'de_DE.UTF-8'")
+    except psycopg.errors.InvalidParameterValue:
+        if required:
+            raise
+        pytest.skip("the de_DE.UTF-8 locale is not installed (.ci/run installs it for PostgreSQL 15)")
+    with pytest.raises(psycopg.errors.DivisionByZero) as info:
+        conn.execute("SELECT 1/0")
+    if "Null" not in str(info.value):
+        pytest.skip("this server has no translated messages (built without NLS, as the embedded one)")
+
+
+def test_the_envelope_does_not_depend_on_the_server_language(probe: psycopg.Connection[Any]) -> None:
+    """Under German messages, a function's own error keeps its message, an engine error gets
+    the generic text, and the field named by bad input is still named."""
+    _speak_german(probe)
+    own = envelope(probe, "SELECT probe_raise('23503', 'Campaign not found')")
+    engine = envelope(probe, "SELECT probe_insert(5, 99)")
+    bad = envelope(probe, "SELECT probe_insert(-4, 1)")
+    assert own["error"] == "Campaign not found"
+    assert engine["error"] == "Referenced record not found"
+    assert "Fremdschlüssel" in engine["error_detail"]  # the server really spoke German
+    assert bad["error"] == "p_id: must be a positive integer"
+    duplicate = envelope(probe, "SELECT probe_insert(1, 1)")
+    assert duplicate["error"] == "Duplicate record detected"
 
 
 def test_bad_input_is_22023_naming_the_field(probe: psycopg.Connection[Any]) -> None:

@@ -343,7 +343,7 @@ def test_send_with_create_lead_then_status_updates(env: Env, conn: psycopg.Conne
     assert counts(conn) == (1, 1, 2)
 
 
-def test_send_validation_and_unknown_number(env: Env, conn: psycopg.Connection[Any]) -> None:
+def test_send_validation_and_a_number_without_a_lead(env: Env, conn: psycopg.Connection[Any]) -> None:
     need_name = env.api.post(
         "/api/whatsapp", headers=env.auth, json={"to": "+15125550199", "message": "x", "createLead": True}
     )
@@ -352,9 +352,13 @@ def test_send_validation_and_unknown_number(env: Env, conn: psycopg.Connection[A
     assert (
         env.api.post("/api/whatsapp", headers=env.auth, json={"to": "12", "message": "x"}).status_code == 422
     )
-    unknown = env.api.post("/api/whatsapp", headers=env.auth, json={"to": "+15125550199", "message": "x"})
-    assert unknown.status_code == 404
     assert env.fake.sent == []
+    # A number without a lead, without createLead: sent "without lead tracking" (003), nothing stored.
+    unknown = env.api.post("/api/whatsapp", headers=env.auth, json={"to": "+15125550199", "message": "x"})
+    assert unknown.status_code == 201, unknown.text
+    body = unknown.json()
+    assert (body["recorded"], body["lead_id"], body["message_id"]) == (False, None, None)
+    assert [m["id"] for m in env.fake.sent] == [body["wa_message_id"]]
     assert counts(conn) == (0, 0, 0)
 
 

@@ -121,6 +121,8 @@ class _Calls:
         businesses_found: int,
         emails_found: int,
         actual_cost: Decimal | float | str,
+        status: str = "scraped",
+        error: str | None = None,
     ) -> Call[CoverageUpdated]:
         return Call(
             "update_coverage_status",
@@ -130,6 +132,8 @@ class _Calls:
                 "p_businesses_found": businesses_found,
                 "p_emails_found": emails_found,
                 "p_actual_cost": Decimal(str(actual_cost)),
+                "p_status": status,
+                "p_error": error,
             },
             _COVERAGE,
         )
@@ -272,9 +276,13 @@ class CampaignsClient(SyncCaller):
         businesses_found: int,
         emails_found: int,
         actual_cost: Decimal | float | str,
+        status: str = "scraped",
+        error: str | None = None,
     ) -> CoverageUpdated:
         return self._run(
-            _Calls.update_coverage_status(campaign_id, zip_code, businesses_found, emails_found, actual_cost)
+            _Calls.update_coverage_status(
+                campaign_id, zip_code, businesses_found, emails_found, actual_cost, status, error
+            )
         )
 
     def save_enrichment_batch(
@@ -366,9 +374,13 @@ class AsyncCampaignsClient(AsyncCaller):
         businesses_found: int,
         emails_found: int,
         actual_cost: Decimal | float | str,
+        status: str = "scraped",
+        error: str | None = None,
     ) -> CoverageUpdated:
         return await self._run(
-            _Calls.update_coverage_status(campaign_id, zip_code, businesses_found, emails_found, actual_cost)
+            _Calls.update_coverage_status(
+                campaign_id, zip_code, businesses_found, emails_found, actual_cost, status, error
+            )
         )
 
     async def save_enrichment_batch(

@@ -6,12 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 ZipCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
+#: The SQL rule of leadledger.json_type_matches(..., 'email'), after trimming.
+EmailAddress = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=6)]
 
 
@@ -110,9 +114,10 @@ class CampaignCreateBody(BaseModel):
 
 
 class CampaignCreate(CampaignCreateBody):
-    """A new campaign with its ZIP codes: what create_campaign_with_coverage takes."""
+    """A new campaign with its ZIP codes: what create_campaign_with_coverage takes. The creator
+    is a user id or, as the seed document passes it, an email address."""
 
-    created_by: UUID | None = None
+    created_by: UUID | EmailAddress | None = None
 
 
 class BusinessBatch(BaseModel):
@@ -132,11 +137,23 @@ class CostEntry(BaseModel):
 
 
 class CoverageUpdate(BaseModel):
+    """A ZIP's result: scraped with its counts and cost, or failed with the reason (`error`)."""
+
     model_config = ConfigDict(extra="forbid")
 
     businesses_found: Annotated[int, Field(ge=0)]
     emails_found: Annotated[int, Field(ge=0)]
     actual_cost: Money
+    status: Literal["scraped", "failed"] = "scraped"
+    error: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _error_with_failed_only(self) -> Self:
+        if self.status == "failed" and self.error is None:
+            raise ValueError("error is required when status is failed (say why)")
+        if self.status == "scraped" and self.error is not None:
+            raise ValueError("error is only for status failed")
+        return self
 
 
 class ClaimRequest(BaseModel):
@@ -175,6 +192,7 @@ class BatchResult(_Result):
     zip_code: str | None
     inserted: int
     updated: int
+    unchanged: int
     skipped: int
     total: int
 
@@ -210,7 +228,9 @@ class CoverageUpdated(_Result):
     businesses_found: int
     emails_found: int
     actual_cost: Decimal
-    scraped_at: datetime
+    scraped_at: datetime | None
+    failed_at: datetime | None
+    error: str | None
 
 
 class EnrichmentError(_Result):
@@ -244,6 +264,9 @@ class VerificationResult(_Result):
 
 
 class BusinessForEnrichment(_Result):
+    """A business to enrich: get_businesses_for_enrichment's rows (the document's columns, 000
+    §1.8, then more) and the businesses of a claim (which carry no enrichment_* fields)."""
+
     business_id: UUID
     campaign_id: UUID
     place_id: str
@@ -255,9 +278,12 @@ class BusinessForEnrichment(_Result):
     phone: str | None
     website: str | None
     email: str | None
-    email_source: EmailSource | None
     facebook_url: str | None
     linkedin_url: str | None
+    enrichment_status: EnrichmentStatus | None = None
+    enrichment_attempts: int | None = None
+    needs_enrichment: bool | None = None
+    email_source: EmailSource | None
     category: str | None
 
 
@@ -287,6 +313,7 @@ class Campaign(_Result):
     coverage_profile: str | None
     organization_id: UUID | None
     created_by: UUID | None
+    created_by_email: str | None = None
     status: CampaignStatus
     status_reason: str | None
     target_zip_count: int

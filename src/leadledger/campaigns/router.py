@@ -106,9 +106,15 @@ async def refresh_statistics(campaign_id: UUID, db: DatabaseDep) -> CampaignStat
 async def put_coverage(
     campaign_id: UUID, zip_code: ZipCode, body: CoverageUpdate, db: DatabaseDep
 ) -> CoverageUpdated:
-    """Mark one ZIP code scraped, with its results."""
+    """Mark one ZIP code scraped, with its results, or failed with the reason."""
     return await AsyncCampaignsClient(db).update_coverage_status(
-        campaign_id, zip_code, body.businesses_found, body.emails_found, body.actual_cost
+        campaign_id,
+        zip_code,
+        body.businesses_found,
+        body.emails_found,
+        body.actual_cost,
+        body.status,
+        body.error,
     )
 
 

@@ -13,6 +13,11 @@ from typing import Any
 import psycopg
 import psycopg_pool
 
+#: The start of DETAIL of every error a stored function raises on purpose
+#: (``leadledger.raise_error``, ``leadledger.invalid_parameter``): how the functions' own errors
+#: are told from the engine's in any server language. Not part of the detail shown to anyone.
+OWN_ERROR_MARKER = "leadledger:"
+
 #: SQLSTATEs worth another attempt: deadlock, serialization failure, lock not available, too many
 #: connections, admin shutdown. Class 08 (connection exceptions) is retryable as a whole.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03", "53300", "57P01"})
@@ -146,6 +151,8 @@ def wrap_exception(exc: BaseException, function: str | None = None) -> Leadledge
         sqlstate = exc.sqlstate
         message = (exc.diag.message_primary or str(exc)).strip()
         detail = exc.diag.message_detail
+        if detail is not None and detail.startswith(OWN_ERROR_MARKER):
+            detail = detail.removeprefix(OWN_ERROR_MARKER) or None
         lost = sqlstate is None or sqlstate.startswith("08")
         if lost and isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
             return DatabaseUnavailableError(

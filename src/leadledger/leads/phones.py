@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 
@@ -24,12 +26,24 @@ def check_phone_syntax(raw: str) -> str:
     return raw
 
 
+_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
 def to_e164(raw: str, default_region: str = "US") -> str:
     """``+15125550100`` from "+1 (512) 555-0100", "512-555-0100" (in the default region) or
-    "0044 20 7946 0958"; :class:`InvalidPhoneNumber` when it is not a possible number."""
+    "0044 20 7946 0958"; :class:`InvalidPhoneNumber` when it is not a possible number.
+
+    A number written with its country code (``+`` or ``00``) is taken as E.164 when it has the
+    shape (7 to 15 digits), as the stored functions take it (``leadledger.normalize_phone``),
+    without asking libphonenumber whether the number exists: the design document's own example,
+    "+1234567890", is not a possible North American number (docs/decisions.md D41). Numbers
+    written without a country code are read in ``default_region`` by libphonenumber."""
     text = raw.strip()
     if text.startswith("00"):
         text = "+" + text[2:]
+    compact = re.sub(r"[\s().\-/]", "", text)
+    if _E164.match(compact):
+        return compact
     try:
         number = phonenumbers.parse(text, default_region.upper())
     except phonenumbers.NumberParseException as exc:

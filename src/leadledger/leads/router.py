@@ -92,11 +92,16 @@ class WhatsAppSend(BaseModel):
 
 
 class WhatsAppSent(BaseModel):
-    message_id: UUID
+    """A sent message. ``recorded`` is false for a message to a number without a lead sent
+    without createLead: 003 sends it "without lead tracking", so nothing is stored and the ids
+    of the stored message, lead and conversation are null (docs/decisions.md D23)."""
+
+    message_id: UUID | None
     wa_message_id: str
-    lead_id: UUID
-    conversation_id: UUID
+    lead_id: UUID | None
+    conversation_id: UUID | None
     lead_created: bool
+    recorded: bool = True
 
 
 def field_error(field: str, message: str, value: Any = None) -> HTTPException:
@@ -238,24 +243,29 @@ async def receive_webhook(request: Request, db: DatabaseDep, settings: SettingsD
 
 @router.post("/api/whatsapp", status_code=status.HTTP_201_CREATED, response_model=WhatsAppSent)
 async def send_whatsapp(body: WhatsAppSend, user: CurrentUser, db: DatabaseDep, settings: SettingsDep) -> Any:
-    """Send a text message through the WhatsApp Cloud API and record it. With createLead the lead
-    and its conversation are created with the record. The message is sent first: if sending
-    fails the caller gets 502 with WhatsApp's reason and nothing is written."""
+    """Send a text message through the WhatsApp Cloud API and record it in the number's
+    conversation. With createLead the lead and its conversation are created with the record;
+    without it, a number that has no lead gets the message without lead tracking (003: nothing
+    is stored, ``recorded`` false). The message is sent first: if sending fails the caller gets
+    502 with WhatsApp's reason and nothing is written."""
     to = _phone(body.to, settings.default_phone_region, "to")
     client = AsyncLeadsClient(db)
-    if not body.create_lead:
-        existing = await client.find_lead_by_phone(user, to)
-        if existing is None:
-            return JSONResponse(
-                {"error": "No lead for this number; pass createLead and customerName", "error_code": "23503"},
-                status_code=404,
-            )
+    track = body.create_lead or await client.find_lead_by_phone(user, to) is not None
     try:
         wa_id = await WhatsAppCloudClient(settings).send_text(to, body.message)
     except WhatsAppSendError as exc:
         return JSONResponse(
             {"error": exc.message, "whatsapp_status": exc.status_code, "details": exc.details},
             status_code=502,
+        )
+    if not track:
+        return WhatsAppSent(
+            message_id=None,
+            wa_message_id=wa_id,
+            lead_id=None,
+            conversation_id=None,
+            lead_created=False,
+            recorded=False,
         )
     try:
         recorded = await client.record_whatsapp_outgoing(

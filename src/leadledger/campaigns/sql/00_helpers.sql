@@ -30,8 +30,7 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_campaign_id', 'is required');
     END IF;
     IF NOT EXISTS (SELECT 1 FROM public.gmaps_campaigns WHERE id = p_campaign_id) THEN
-        RAISE EXCEPTION 'Campaign not found'
-            USING ERRCODE = 'foreign_key_violation', DETAIL = format('no campaign with id %s', p_campaign_id);
+        PERFORM leadledger.raise_error('23503', 'Campaign not found', format('no campaign with id %s', p_campaign_id));
     END IF;
 END
 $$;
@@ -53,8 +52,10 @@ $$;
 
 -- gmaps_check_amount: 22023 naming p_field unless p_amount is a dollar amount the numeric(14, 6)
 -- cost columns can hold: given, a number (numeric accepts 'NaN', which compares greater than every
--- number and would poison a running total), not negative, and below 10^8 once rounded to 6 places
--- (so an overflow is reported as bad input naming the field, not as a bare 22003).
+-- number and would poison a running total), not negative, below 10^8, and with at most 6 decimal
+-- places: the columns keep 6, and an amount they would round is refused rather than stored as an
+-- amount the caller did not send (an overflow or a rounding is bad input naming the field, not
+-- a bare 22003 or a silent change).
 CREATE OR REPLACE FUNCTION leadledger.gmaps_check_amount(p_amount numeric, p_field text)
 RETURNS void
 LANGUAGE plpgsql
@@ -66,8 +67,11 @@ BEGIN
         PERFORM leadledger.invalid_parameter(
             p_field, format('must be a non-negative amount, got %s', coalesce(p_amount::text, 'nothing')));
     END IF;
-    IF round(p_amount, 6) >= 100000000 THEN
+    IF p_amount >= 100000000 THEN
         PERFORM leadledger.invalid_parameter(p_field, format('must be less than 100000000, got %s', p_amount));
+    END IF;
+    IF round(p_amount, 6) <> p_amount THEN
+        PERFORM leadledger.invalid_parameter(p_field, format('must have at most 6 decimal places, got %s', p_amount));
     END IF;
 END
 $$;

@@ -11,7 +11,9 @@
 -- hold); the two inserts run in the function's single transaction, so no campaign exists
 -- without its coverage; the unique (campaign_id, zip_code) constraint backs the repeated-ZIP
 -- check. ZIP items are objects {zip_code, keywords, max_results, estimated_cost} or bare
--- "12345" strings; the campaign's estimated cost is the sum of its ZIPs'.
+-- "12345" strings; the campaign's estimated cost is the sum of its ZIPs'. created_by is a user id
+-- (stored in created_by) or, as the document's example passes it, an email address (stored
+-- lower-cased in created_by_email; docs/decisions.md D39).
 CREATE OR REPLACE FUNCTION public.create_campaign_with_coverage(p_campaign_data jsonb, p_zip_codes jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -31,7 +33,7 @@ DECLARE
 BEGIN
     PERFORM leadledger.validate_object(p_campaign_data, 'p_campaign_data', '{
         "name": "string!", "description": "string", "keywords": "string_array", "location": "string",
-        "coverage_profile": "string", "organization_id": "uuid", "created_by": "uuid"}');
+        "coverage_profile": "string", "organization_id": "uuid", "created_by": "uuid_or_email"}');
     IF length(btrim(p_campaign_data ->> 'name')) > 200 THEN
         PERFORM leadledger.invalid_parameter('p_campaign_data.name', 'must be at most 200 characters');
     END IF;
@@ -63,7 +65,9 @@ BEGIN
                 AND CASE coalesce(jsonb_typeof(z.e -> 'estimated_cost'), 'null')
                         WHEN 'null' THEN true
                         WHEN 'number' THEN (z.e ->> 'estimated_cost')::numeric >= 0
-                                       AND round((z.e ->> 'estimated_cost')::numeric, 6) < 100000000
+                                       AND (z.e ->> 'estimated_cost')::numeric < 100000000
+                                       AND round((z.e ->> 'estimated_cost')::numeric, 6)
+                                           = (z.e ->> 'estimated_cost')::numeric
                         ELSE false END
             END, false)
          ORDER BY z.o
@@ -100,7 +104,7 @@ BEGIN
 
     INSERT INTO public.gmaps_campaigns
         (name, description, keywords, location, coverage_profile, organization_id, created_by,
-         target_zip_count, estimated_cost)
+         created_by_email, target_zip_count, estimated_cost)
     VALUES (
         btrim(p_campaign_data ->> 'name'),
         p_campaign_data ->> 'description',
@@ -108,7 +112,10 @@ BEGIN
         p_campaign_data ->> 'location',
         p_campaign_data ->> 'coverage_profile',
         (p_campaign_data ->> 'organization_id')::uuid,
-        (p_campaign_data ->> 'created_by')::uuid,
+        CASE WHEN leadledger.json_type_matches(p_campaign_data -> 'created_by', 'uuid')
+             THEN (p_campaign_data ->> 'created_by')::uuid END,
+        CASE WHEN NOT leadledger.json_type_matches(p_campaign_data -> 'created_by', 'uuid')
+             THEN lower(btrim(p_campaign_data ->> 'created_by')) END,
         v_zip_count,
         v_estimated)
     RETURNING id INTO v_campaign_id;

@@ -19,6 +19,11 @@
 -- place id and repeats of a place within the batch are skipped and counted; a malformed item (a
 -- field of the wrong type, a number out of its column's range, an `email` that is not an
 -- address) fails the call with 22023 naming its index and field, before anything is written.
+-- A place already stored is `updated` only when the upsert changes something (the DO UPDATE's
+-- WHERE compares the row with what it would become), else `unchanged`, and then it is not
+-- rewritten at all. total = inserted + updated + unchanged + skipped. When a re-scrape changes a
+-- Google Maps email, its verification status comes back from the audit log if that email was
+-- verified before, as enrichments do; otherwise it is cleared.
 CREATE OR REPLACE FUNCTION public.insert_businesses_batch(p_campaign_id uuid, p_zip_code varchar, p_businesses jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -33,6 +38,7 @@ DECLARE
     v_total integer;
     v_inserted integer;
     v_updated integer;
+    v_places integer;
 BEGIN
     PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
     IF p_zip_code IS NOT NULL AND p_zip_code !~ '^[0-9]{5}$' THEN
@@ -155,24 +161,50 @@ BEGIN
             email_source = CASE WHEN excluded.email IS NOT NULL
                                  AND (b.email IS NULL OR b.email_source = 'google_maps')
                                 THEN 'google_maps' ELSE b.email_source END,
-            email_verification_status = CASE WHEN excluded.email IS NOT NULL AND b.email_source = 'google_maps'
-                                              AND excluded.email IS DISTINCT FROM b.email
-                                             THEN NULL ELSE b.email_verification_status END,
-            email_is_safe = CASE WHEN excluded.email IS NOT NULL AND b.email_source = 'google_maps'
-                                  AND excluded.email IS DISTINCT FROM b.email
-                                 THEN NULL ELSE b.email_is_safe END,
+            -- A new email's status: the latest verification of that address, else none.
+            email_verification_status = CASE
+                WHEN excluded.email IS NOT NULL AND (b.email IS NULL OR b.email_source = 'google_maps')
+                     AND excluded.email IS DISTINCT FROM b.email
+                THEN (SELECT ev.status FROM public.gmaps_email_verifications ev
+                       WHERE ev.business_id = b.id AND ev.email = excluded.email
+                       ORDER BY ev.verified_at DESC, ev.id LIMIT 1)
+                ELSE b.email_verification_status END,
+            email_is_safe = CASE
+                WHEN excluded.email IS NOT NULL AND (b.email IS NULL OR b.email_source = 'google_maps')
+                     AND excluded.email IS DISTINCT FROM b.email
+                THEN (SELECT ev.is_safe FROM public.gmaps_email_verifications ev
+                       WHERE ev.business_id = b.id AND ev.email = excluded.email
+                       ORDER BY ev.verified_at DESC, ev.id LIMIT 1)
+                ELSE b.email_is_safe END,
             raw_data      = excluded.raw_data,
             updated_at    = now()
+          -- Only when something changes: an identical re-scrape is `unchanged` and not rewritten.
+          WHERE ROW(coalesce(excluded.name, b.name), coalesce(excluded.address, b.address),
+                    coalesce(excluded.street, b.street), coalesce(excluded.city, b.city),
+                    coalesce(excluded.postal_code, b.postal_code), coalesce(excluded.state, b.state),
+                    coalesce(excluded.country_code, b.country_code), coalesce(excluded.phone, b.phone),
+                    coalesce(excluded.website, b.website), coalesce(excluded.category, b.category),
+                    coalesce(excluded.rating, b.rating), coalesce(excluded.reviews_count, b.reviews_count),
+                    coalesce(excluded.latitude, b.latitude), coalesce(excluded.longitude, b.longitude),
+                    coalesce(b.facebook_url, excluded.facebook_url), coalesce(b.linkedin_url, excluded.linkedin_url),
+                    excluded.raw_data)
+                IS DISTINCT FROM
+                ROW(b.name, b.address, b.street, b.city, b.postal_code, b.state, b.country_code, b.phone,
+                    b.website, b.category, b.rating, b.reviews_count, b.latitude, b.longitude,
+                    b.facebook_url, b.linkedin_url, b.raw_data)
+             OR (excluded.email IS NOT NULL AND (b.email IS NULL OR b.email_source = 'google_maps')
+                 AND excluded.email IS DISTINCT FROM b.email)
         RETURNING (xmax = 0) AS inserted
     )
-    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
-      INTO v_inserted, v_updated
+    SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted),
+           (SELECT count(*) FROM rows)
+      INTO v_inserted, v_updated, v_places
       FROM upserted;
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'campaign_id', p_campaign_id, 'zip_code', p_zip_code,
         'inserted', v_inserted, 'updated', v_updated,
-        'skipped', v_total - v_inserted - v_updated, 'total', v_total));
+        'unchanged', v_places - v_inserted - v_updated, 'skipped', v_total - v_places, 'total', v_total));
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
         v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;

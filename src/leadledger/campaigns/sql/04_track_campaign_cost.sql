@@ -11,8 +11,13 @@
 -- concurrent adds; each sees the previous committed total), and the cost row is inserted in the
 -- same transaction, so sum(cost rows) = actual_cost always. The UPDATE runs first so that an
 -- unknown campaign is found before any insert. An amount that is NaN (which would make the total
--- NaN for good), too large for numeric(14, 6), or that would take the total there, is rejected
--- as bad input (the UPDATE's own WHERE decides the last, so it is judged against the latest total).
+-- NaN for good), too large for numeric(14, 6), more precise than its 6 decimal places (it would
+-- be stored rounded), or that would take the total there, is rejected as bad input naming
+-- p_cost_usd (the UPDATE's own WHERE decides the last, against the latest total). The answer
+-- carries the amount as stored (cost_usd) and the campaign total after this cost (new_total).
+-- Isolation: READ COMMITTED is enough (docs/decisions.md D38): the atomic UPDATE takes the row
+-- lock and adds to the latest committed total, which is what the document's SERIALIZABLE +
+-- SELECT ... FOR UPDATE was for; SERIALIZABLE cannot be set inside a function anyway.
 CREATE OR REPLACE FUNCTION public.track_campaign_cost(
     p_campaign_id uuid,
     p_service varchar,
@@ -31,6 +36,7 @@ DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_total numeric;
     v_cost_id uuid;
+    v_stored numeric;
 BEGIN
     IF p_campaign_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_campaign_id', 'is required');
@@ -61,11 +67,11 @@ BEGIN
 
     INSERT INTO public.gmaps_api_costs (campaign_id, service, items_processed, cost_usd, metadata)
     VALUES (p_campaign_id, p_service, p_items_processed, p_cost_usd, nullif(p_metadata, 'null'::jsonb))
-    RETURNING id INTO v_cost_id;
+    RETURNING id, cost_usd INTO v_cost_id, v_stored;
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'cost_id', v_cost_id, 'campaign_id', p_campaign_id, 'service', p_service,
-        'cost_usd', p_cost_usd, 'items_processed', p_items_processed, 'new_total', v_total));
+        'cost_usd', v_stored, 'items_processed', p_items_processed, 'new_total', v_total));
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
         v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;

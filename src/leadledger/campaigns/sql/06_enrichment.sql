@@ -58,15 +58,24 @@ AS $$
                    WHEN jsonb_typeof(i.e -> 'raw_data') NOT IN ('object', 'null') THEN 'raw_data: must be an object'
                END AS problem
           FROM jsonb_array_elements(p_items) WITH ORDINALITY AS i(e, o)
+    ), checked AS (
+        SELECT it.*, b.id AS found_id, b.campaign_id AS business_campaign_id,
+               CASE
+                   WHEN it.problem IS NOT NULL THEN it.problem
+                   WHEN b.id IS NULL THEN 'business_id: business not found'
+                   WHEN jsonb_typeof(it.e -> 'campaign_id') = 'string'
+                        AND (it.e ->> 'campaign_id')::uuid <> b.campaign_id
+                       THEN 'campaign_id: the business belongs to another campaign'
+               END AS item_problem
+          FROM items it
+          LEFT JOIN public.gmaps_businesses b ON b.id = it.business_id
     )
-    SELECT it.idx, it.business_id, b.campaign_id,
+    SELECT it.idx, it.business_id, it.business_campaign_id,
            CASE
-               WHEN it.problem IS NOT NULL THEN it.problem
-               WHEN b.id IS NULL THEN 'business_id: business not found'
-               WHEN jsonb_typeof(it.e -> 'campaign_id') = 'string'
-                    AND (it.e ->> 'campaign_id')::uuid <> b.campaign_id
-                   THEN 'campaign_id: the business belongs to another campaign'
-               WHEN row_number() OVER (PARTITION BY b.id ORDER BY it.idx) > 1
+               WHEN it.item_problem IS NOT NULL THEN it.item_problem
+               -- Only valid items count as repeats: a malformed item naming a business does not
+               -- make the valid item for that business fail.
+               WHEN row_number() OVER (PARTITION BY it.found_id, it.item_problem IS NULL ORDER BY it.idx) > 1
                    THEN 'business_id: repeated in this batch'
            END,
            coalesce(it.e ->> 'status', 'enriched'),
@@ -83,8 +92,7 @@ AS $$
            CASE WHEN jsonb_typeof(it.e -> 'phone_numbers') = 'array'
                 THEN ARRAY(SELECT jsonb_array_elements_text(it.e -> 'phone_numbers')) ELSE '{}' END,
            CASE WHEN jsonb_typeof(it.e -> 'raw_data') = 'object' THEN it.e -> 'raw_data' ELSE it.e END
-      FROM items it
-      LEFT JOIN public.gmaps_businesses b ON b.id = it.business_id
+      FROM checked it
 $$;
 
 -- gmaps_apply_enrichments: applies every valid item of a batch (p_items: gmaps_enrichment_items
@@ -97,9 +105,12 @@ $$;
 -- linkedin > facebook > google_maps (gmaps_email_rank): a source replaces the email only when
 -- it ranks at least as high as the current one, so arrival order does not matter. When the
 -- email changes, its verification status comes from the audit log when that email was verified
--- before, else it is cleared. A finished enrichment removes the business's lease of that type.
--- Only businesses the UPDATE found (and locked) get an enrichment row or lose their lease, so a
--- business deleted after the items were evaluated is skipped, never a foreign-key failure.
+-- before, else it is cleared. A finished enrichment removes the business's lease of that type
+-- (after the business lock: business -> lease, the claim's order). Every saved result counts as
+-- an enrichment attempt (<type>_enrichment_attempts) unless it was saved under a live claim,
+-- which counted it when it was made. Only businesses the UPDATE found (and locked) get an
+-- enrichment row, so a business deleted after the items were evaluated is skipped, never a
+-- foreign-key failure.
 CREATE OR REPLACE FUNCTION leadledger.gmaps_apply_enrichments(p_type text, p_items leadledger.gmaps_enrichment_item[])
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -110,6 +121,7 @@ DECLARE
     v_failed integer;
     v_applied jsonb;
     v_applied_ids uuid[];
+    v_claimed uuid[];
 BEGIN
     SELECT coalesce(jsonb_agg(jsonb_build_object('index', idx, 'business_id', business_id, 'reason', problem)
                               ORDER BY idx), '[]'::jsonb),
@@ -122,6 +134,14 @@ BEGIN
      WHERE id IN (SELECT business_id FROM unnest(p_items) WHERE problem IS NULL)
      ORDER BY campaign_id, place_id
        FOR UPDATE;
+
+    WITH gone AS (
+        DELETE FROM public.gmaps_enrichment_leases l
+         WHERE l.enrichment_type = p_type
+           AND l.business_id IN (SELECT business_id FROM unnest(p_items) WHERE problem IS NULL)
+        RETURNING l.business_id, l.expires_at >= now() AS live
+    )
+    SELECT coalesce(array_agg(business_id) FILTER (WHERE live), '{}') INTO v_claimed FROM gone;
 
     WITH items AS (
         SELECT v.*, b.email AS current_email,
@@ -142,6 +162,10 @@ BEGIN
             linkedin_url = CASE WHEN p_type = 'linkedin' THEN coalesce(i.url, b.linkedin_url) ELSE b.linkedin_url END,
             facebook_enrichment_status = CASE WHEN p_type = 'facebook' THEN i.status ELSE b.facebook_enrichment_status END,
             linkedin_enrichment_status = CASE WHEN p_type = 'linkedin' THEN i.status ELSE b.linkedin_enrichment_status END,
+            facebook_enrichment_attempts = b.facebook_enrichment_attempts
+                + CASE WHEN p_type = 'facebook' AND b.id <> ALL (v_claimed) THEN 1 ELSE 0 END,
+            linkedin_enrichment_attempts = b.linkedin_enrichment_attempts
+                + CASE WHEN p_type = 'linkedin' AND b.id <> ALL (v_claimed) THEN 1 ELSE 0 END,
             email = CASE WHEN i.takes_email THEN i.primary_email ELSE b.email END,
             email_source = CASE WHEN i.takes_email THEN p_type ELSE b.email_source END,
             email_verification_status = CASE WHEN i.takes_email AND i.primary_email IS DISTINCT FROM b.email
@@ -197,10 +221,6 @@ BEGIN
             phone_numbers = excluded.phone_numbers, email_verification_status = excluded.email_verification_status,
             raw_data = excluded.raw_data, updated_at = now();
     END IF;
-
-    DELETE FROM public.gmaps_enrichment_leases l
-     WHERE l.enrichment_type = p_type
-       AND l.business_id = ANY (v_applied_ids);
 
     RETURN jsonb_build_object('updated', jsonb_array_length(v_applied), 'failed', v_failed,
                               'errors', v_errors, 'applied', v_applied);
@@ -266,9 +286,8 @@ BEGIN
         p_enrichment || jsonb_build_object('business_id', p_business_id, 'campaign_id', p_campaign_id))) v);
     v_problem := v_items[1].problem;
     IF v_problem LIKE 'business_id:%' OR v_problem LIKE 'campaign_id:%' THEN
-        RAISE EXCEPTION 'Business not found'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('no business %s in campaign %s', p_business_id, p_campaign_id);
+        PERFORM leadledger.raise_error('23503', 'Business not found',
+                                       format('no business %s in campaign %s', p_business_id, p_campaign_id));
     ELSIF v_problem IS NOT NULL THEN
         PERFORM leadledger.invalid_parameter('p_enrichment.' || split_part(v_problem, ':', 1),
                                              btrim(substr(v_problem, position(':' IN v_problem) + 1)));

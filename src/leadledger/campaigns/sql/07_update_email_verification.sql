@@ -10,13 +10,19 @@
 -- LinkedIn enrichment.
 -- Guarantees: one audit row per call; the business row is locked first, then the enrichment
 -- rows (business -> enrichment); every status UPDATE is guarded by IS DISTINCT FROM, so
--- replaying the same result changes nothing but the audit log. Accepts the seed's shape
--- ({status, is_safe, reason, score}) and a Bouncer API response as it is ({status, reason,
--- score, domain{disposable, free, acceptAll}, account{role, disabled, fullMailbox}, provider,
--- toxic, ...}); status valid/invalid/catch_all/accept_all are read as deliverable/undeliverable/
+-- replaying the same result changes nothing but the audit log. `sources` (in the answer and the
+-- audit row) lists the places whose email this is and whose status now holds this result: the
+-- business's own email (by its email_source) and each enrichment whose primary email it is; an
+-- enrichment that merely lists the address among its other emails has no status to set and is
+-- not listed. Accepts the document's shape (000 §1.7: {status, score, is_safe, is_disposable,
+-- is_role_based, is_free_email, domain: "business.com", provider, reason, raw_response}) and a
+-- Bouncer API response as it is ({status, reason, score, domain{name, disposable, free,
+-- acceptAll}, account{role, disabled, fullMailbox}, provider, toxic, ...}), stored whole as
+-- raw_response; status valid/invalid/catch_all/accept_all are read as deliverable/undeliverable/
 -- risky/risky. is_safe, when not given, is deliverable and not disposable, not disabled, not a
 -- full mailbox and not toxic, each flag read as true when it is true or "yes" (Bouncer's
--- spelling) or "true". score, when given, is 0 to 100.
+-- spelling) or "true". score, when given, is 0 to 100. One function serves the three
+-- verification variants of 001 (Google Maps, Facebook, LinkedIn emails; D40).
 CREATE OR REPLACE FUNCTION public.update_email_verification(p_business_id uuid, p_email varchar, p_verification_data jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -43,7 +49,14 @@ BEGIN
     END IF;
     PERFORM leadledger.validate_object(p_verification_data, 'p_verification_data', '{
         "status": "string!", "is_safe": "boolean", "reason": "string", "score": "number",
-        "domain": "object", "account": "object", "provider": "string"}');
+        "account": "object", "provider": "string", "is_disposable": "boolean", "is_role_based": "boolean",
+        "is_free_email": "boolean", "raw_response": "object"}');
+    -- The document's shape names the domain ("business.com"); Bouncer's describes it
+    -- ({name, acceptAll, disposable, free}). Both are taken as they are.
+    IF jsonb_typeof(p_verification_data -> 'domain') NOT IN ('string', 'object', 'null') THEN
+        PERFORM leadledger.invalid_parameter('p_verification_data.domain',
+            'must be the domain name (a string) or Bouncer''s domain details (a JSON object)');
+    END IF;
     v_status := CASE lower(p_verification_data ->> 'status')
         WHEN 'deliverable' THEN 'deliverable' WHEN 'valid' THEN 'deliverable'
         WHEN 'risky' THEN 'risky' WHEN 'catch_all' THEN 'risky' WHEN 'accept_all' THEN 'risky'
@@ -63,14 +76,14 @@ BEGIN
         (p_verification_data ->> 'is_safe')::boolean,
         v_status = 'deliverable'
             AND NOT coalesce(lower(p_verification_data #>> '{domain,disposable}') IN ('true', 'yes'), false)
+            AND NOT coalesce((p_verification_data ->> 'is_disposable')::boolean, false)
             AND NOT coalesce(lower(p_verification_data #>> '{account,disabled}') IN ('true', 'yes'), false)
             AND NOT coalesce(lower(p_verification_data #>> '{account,fullMailbox}') IN ('true', 'yes'), false)
             AND NOT coalesce(lower(p_verification_data ->> 'toxic') IN ('true', 'yes', 'toxic'), false));
 
     SELECT * INTO v_business FROM public.gmaps_businesses WHERE id = p_business_id FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'Business not found'
-            USING ERRCODE = 'foreign_key_violation', DETAIL = format('no business with id %s', p_business_id);
+        PERFORM leadledger.raise_error('23503', 'Business not found', format('no business with id %s', p_business_id));
     END IF;
 
     IF v_business.email = v_email THEN
@@ -81,7 +94,7 @@ BEGIN
            AND (email_verification_status, email_is_safe) IS DISTINCT FROM (v_status, v_is_safe);
     END IF;
     IF EXISTS (SELECT 1 FROM public.gmaps_facebook_enrichments
-                WHERE business_id = p_business_id AND (primary_email = v_email OR v_email = ANY (emails))) THEN
+                WHERE business_id = p_business_id AND primary_email = v_email) THEN
         v_sources := v_sources || 'facebook'::text;
         UPDATE public.gmaps_facebook_enrichments
            SET email_verification_status = v_status, updated_at = now()
@@ -89,7 +102,7 @@ BEGIN
            AND email_verification_status IS DISTINCT FROM v_status;
     END IF;
     IF EXISTS (SELECT 1 FROM public.gmaps_linkedin_enrichments
-                WHERE business_id = p_business_id AND (primary_email = v_email OR v_email = ANY (emails))) THEN
+                WHERE business_id = p_business_id AND primary_email = v_email) THEN
         v_sources := v_sources || 'linkedin'::text;
         UPDATE public.gmaps_linkedin_enrichments
            SET email_verification_status = v_status, updated_at = now()

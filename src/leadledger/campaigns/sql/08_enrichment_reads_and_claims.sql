@@ -8,7 +8,9 @@
 -- get_businesses_for_enrichment: the businesses of a campaign still pending the given
 -- enrichment, oldest first. A plain read with LIMIT/OFFSET (the seed's interface): fine for a
 -- dashboard page, but two workers paging it will overlap; workers use claim_ below.
--- Served by gmaps_businesses_{facebook,linkedin}_pending_idx.
+-- Columns: the document's (000 §1.8) in its order — enrichment_status, enrichment_attempts and
+-- needs_enrichment are those of the asked-for type (needs_enrichment: still pending) — then
+-- email_source, category and created_at. Served by gmaps_businesses_{facebook,linkedin}_pending_idx.
 CREATE OR REPLACE FUNCTION public.get_businesses_for_enrichment(
     p_campaign_id uuid,
     p_enrichment_type varchar,
@@ -17,8 +19,9 @@ CREATE OR REPLACE FUNCTION public.get_businesses_for_enrichment(
 )
 RETURNS TABLE (
     business_id uuid, campaign_id uuid, place_id text, name text, address text, city text, state text,
-    postal_code text, phone text, website text, email text, email_source text, facebook_url text,
-    linkedin_url text, category text, created_at timestamptz
+    postal_code text, phone text, website text, email text, facebook_url text, linkedin_url text,
+    enrichment_status text, enrichment_attempts integer, needs_enrichment boolean,
+    email_source text, category text, created_at timestamptz
 )
 LANGUAGE plpgsql
 STABLE
@@ -37,8 +40,12 @@ BEGIN
     END IF;
     RETURN QUERY
         SELECT b.id, b.campaign_id, b.place_id, b.name, b.address, b.city, b.state, b.postal_code,
-               b.phone, b.website, b.email, b.email_source, b.facebook_url, b.linkedin_url, b.category,
-               b.created_at
+               b.phone, b.website, b.email, b.facebook_url, b.linkedin_url,
+               CASE p_enrichment_type WHEN 'facebook' THEN b.facebook_enrichment_status
+                                      ELSE b.linkedin_enrichment_status END,
+               CASE p_enrichment_type WHEN 'facebook' THEN b.facebook_enrichment_attempts
+                                      ELSE b.linkedin_enrichment_attempts END,
+               true, b.email_source, b.category, b.created_at
           FROM public.gmaps_businesses b
          WHERE b.campaign_id = p_campaign_id
            AND CASE p_enrichment_type WHEN 'facebook' THEN b.facebook_enrichment_status
@@ -59,7 +66,8 @@ SELECT leadledger.secure_function('public.get_businesses_for_enrichment(uuid, va
 -- worker) is taken over; saving the enrichment removes the lease. A candidate leased by a racing
 -- worker after this statement's snapshot is skipped, so the claim statement is repeated (each
 -- repeat a new snapshot) until it has p_limit businesses or no candidates are left, at most 5
--- passes: under heavy contention workers still get full claims.
+-- passes: under heavy contention workers still get full claims. Each business handed out counts
+-- one enrichment attempt (<type>_enrichment_attempts), so a claim that expires unsaved shows.
 CREATE OR REPLACE FUNCTION public.claim_businesses_for_enrichment(
     p_campaign_id uuid,
     p_enrichment_type varchar,
@@ -76,7 +84,7 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_expires timestamptz := now() + p_lease;
+    v_expires timestamptz;
     v_businesses jsonb;
     v_batch jsonb;
     v_pass integer;
@@ -94,6 +102,9 @@ BEGIN
     IF p_lease IS NULL OR p_lease <= interval '0' OR p_lease > interval '1 day' THEN
         PERFORM leadledger.invalid_parameter('p_lease', 'must be more than 0 and at most 1 day');
     END IF;
+    -- Computed here, after the check, inside the exception block: a lease of a million years
+    -- would overflow (22008) and must come back as the envelope like every other error.
+    v_expires := now() + p_lease;
 
     v_businesses := '[]'::jsonb;
     FOR v_pass IN 1..5 LOOP
@@ -117,13 +128,22 @@ BEGIN
                 SET worker = excluded.worker, expires_at = excluded.expires_at
               WHERE l.expires_at < now()
             RETURNING l.business_id
+        ), counted AS (
+            -- Each claim handed out is one enrichment attempt of its business.
+            UPDATE public.gmaps_businesses b SET
+                facebook_enrichment_attempts = b.facebook_enrichment_attempts
+                    + CASE WHEN p_enrichment_type = 'facebook' THEN 1 ELSE 0 END,
+                linkedin_enrichment_attempts = b.linkedin_enrichment_attempts
+                    + CASE WHEN p_enrichment_type = 'linkedin' THEN 1 ELSE 0 END
+              FROM leased
+             WHERE b.id = leased.business_id
+            RETURNING b
         )
         SELECT (SELECT count(*) FROM candidates),
-               coalesce(jsonb_agg(leadledger.gmaps_business_brief(b) ORDER BY b.created_at, b.id),
+               coalesce(jsonb_agg(leadledger.gmaps_business_brief(c.b) ORDER BY (c.b).created_at, (c.b).id),
                         '[]'::jsonb)
           INTO v_candidates, v_batch
-          FROM public.gmaps_businesses b
-         WHERE b.id IN (SELECT business_id FROM leased);
+          FROM counted c;
         v_businesses := v_businesses || v_batch;
         EXIT WHEN jsonb_array_length(v_businesses) >= p_limit OR v_candidates < v_want;
     END LOOP;

@@ -55,19 +55,17 @@ BEGIN
     -- foreign keys hold FOR KEY SHARE on it) neither block the transition nor wait for it.
     SELECT status INTO v_from FROM public.gmaps_campaigns WHERE id = p_campaign_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'Campaign not found'
-            USING ERRCODE = 'foreign_key_violation', DETAIL = format('no campaign with id %s', p_campaign_id);
+        PERFORM leadledger.raise_error('23503', 'Campaign not found', format('no campaign with id %s', p_campaign_id));
     END IF;
     IF NOT public.is_valid_status_transition(v_from, p_new_status) THEN
-        RAISE EXCEPTION 'Invalid status transition from % to %', v_from, p_new_status
-            USING ERRCODE = 'raise_exception',
-                  HINT = coalesce(
-                      'allowed from ' || v_from || ': ' || (
-                          SELECT string_agg(s, ', ' ORDER BY o)
-                            FROM unnest(ARRAY['draft', 'running', 'paused', 'completed', 'failed', 'cancelled'])
-                                 WITH ORDINALITY AS t(s, o)
-                           WHERE public.is_valid_status_transition(v_from, s)),
-                      v_from || ' is a final status');
+        PERFORM leadledger.raise_error('P0001', format('Invalid status transition from %s to %s', v_from, p_new_status),
+            p_hint => coalesce(
+                'allowed from ' || v_from || ': ' || (
+                    SELECT string_agg(s, ', ' ORDER BY o)
+                      FROM unnest(ARRAY['draft', 'running', 'paused', 'completed', 'failed', 'cancelled'])
+                           WITH ORDINALITY AS t(s, o)
+                     WHERE public.is_valid_status_transition(v_from, s)),
+                v_from || ' is a final status'));
     END IF;
 
     UPDATE public.gmaps_campaigns SET

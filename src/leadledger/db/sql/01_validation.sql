@@ -2,7 +2,7 @@
 -- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
 
 -- Types: string, uuid, integer, positive_integer, nonnegative_integer, number, nonnegative_number,
--- boolean, object, array, string_array, zip5, email. A JSON null counts as absent.
+-- boolean, object, array, string_array, zip5, email, uuid_or_email. A JSON null counts as absent.
 CREATE OR REPLACE FUNCTION leadledger.json_type_matches(p_value jsonb, p_type text)
 RETURNS boolean
 LANGUAGE plpgsql
@@ -12,7 +12,7 @@ AS $$
 DECLARE
     v_kind text := jsonb_typeof(p_value);
 BEGIN
-    IF p_type IN ('string', 'uuid', 'zip5', 'email') AND v_kind IS DISTINCT FROM 'string' THEN
+    IF p_type IN ('string', 'uuid', 'zip5', 'email', 'uuid_or_email') AND v_kind IS DISTINCT FROM 'string' THEN
         RETURN false;
     END IF;
     IF p_type IN ('integer', 'positive_integer', 'nonnegative_integer', 'number', 'nonnegative_number')
@@ -24,6 +24,8 @@ BEGIN
         WHEN 'uuid' THEN (p_value #>> '{}') ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
         WHEN 'zip5' THEN (p_value #>> '{}') ~ '^[0-9]{5}$'
         WHEN 'email' THEN (p_value #>> '{}') ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'
+        WHEN 'uuid_or_email' THEN leadledger.json_type_matches(p_value, 'uuid')
+                                  OR leadledger.json_type_matches(to_jsonb(btrim(p_value #>> '{}')), 'email')
         WHEN 'integer' THEN p_value::numeric = trunc(p_value::numeric)
         WHEN 'positive_integer' THEN p_value::numeric = trunc(p_value::numeric) AND p_value::numeric > 0
         WHEN 'nonnegative_integer' THEN p_value::numeric = trunc(p_value::numeric) AND p_value::numeric >= 0
@@ -71,6 +73,7 @@ BEGIN
                 format('must be %s, got %s', CASE v_type
                     WHEN 'string' THEN 'a string' WHEN 'uuid' THEN 'a UUID' WHEN 'zip5' THEN 'a 5-digit ZIP code'
                     WHEN 'email' THEN 'an email address' WHEN 'integer' THEN 'an integer'
+                    WHEN 'uuid_or_email' THEN 'a user id (UUID) or an email address'
                     WHEN 'positive_integer' THEN 'a positive integer'
                     WHEN 'nonnegative_integer' THEN 'a non-negative integer' WHEN 'number' THEN 'a number'
                     WHEN 'nonnegative_number' THEN 'a non-negative number' WHEN 'boolean' THEN 'true or false'

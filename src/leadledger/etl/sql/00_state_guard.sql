@@ -11,9 +11,9 @@ AS $$
 BEGIN
     IF NEW.state IS DISTINCT FROM OLD.state
        AND coalesce(current_setting('etl_api.transition_in_progress', true), '') <> 'on' THEN
-        RAISE EXCEPTION 'state of %.% changes only through etl_api.transition_state', TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = 'insufficient_privilege',
-                  HINT = format('SELECT etl_api.transition_state(%L, %L, %L)', TG_TABLE_NAME, OLD.id, NEW.state);
+        PERFORM leadledger.raise_error('42501',
+            format('state of %s.%s changes only through etl_api.transition_state', TG_TABLE_SCHEMA, TG_TABLE_NAME),
+            p_hint => format('SELECT etl_api.transition_state(%L, %L, %L)', TG_TABLE_NAME, OLD.id, NEW.state));
     END IF;
     RETURN NEW;
 END

@@ -99,11 +99,11 @@ BEGIN
 
     EXECUTE format('SELECT state::text FROM %s WHERE id = $1 FOR UPDATE', v_target.rel) INTO v_from USING p_id;
     IF v_from IS NULL THEN
-        RAISE EXCEPTION '% % not found', p_table, p_id USING ERRCODE = 'foreign_key_violation';
+        PERFORM leadledger.raise_error('23503', format('%s %s not found', p_table, p_id));
     END IF;
     IF NOT etl_api.is_valid_state_transition(v_from, p_to) THEN
-        RAISE EXCEPTION 'Invalid state transition from % to %', v_from, p_to
-            USING ERRCODE = 'raise_exception', DETAIL = format('%s %s', p_table, p_id);
+        PERFORM leadledger.raise_error('P0001', format('Invalid state transition from %s to %s', v_from, p_to),
+                                       format('%s %s', p_table, p_id));
     END IF;
 
     v_at := clock_timestamp();

@@ -24,7 +24,7 @@ BEGIN
     -- An end user whose token names no user must not pass for the service (which may act for
     -- every user): refuse.
     IF coalesce(v_claims ->> 'sub', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-        RAISE EXCEPTION 'Not allowed: the token names no user' USING ERRCODE = 'insufficient_privilege';
+        PERFORM leadledger.raise_error('42501', 'Not allowed: the token names no user');
     END IF;
     RETURN (v_claims ->> 'sub')::uuid;
 END
@@ -45,8 +45,7 @@ BEGIN
     END IF;
     PERFORM leadledger.lead_scope(p_user_id);  -- the 42501 check and the acting user, in one place
     IF NOT EXISTS (SELECT 1 FROM public.app_users WHERE id = p_user_id) THEN
-        RAISE EXCEPTION 'User not found'
-            USING ERRCODE = 'foreign_key_violation', DETAIL = format('no user with id %s', p_user_id);
+        PERFORM leadledger.raise_error('23503', 'User not found', format('no user with id %s', p_user_id));
     END IF;
 END
 $$;
@@ -65,7 +64,7 @@ DECLARE
     v_owner uuid := coalesce(v_caller, p_user_id);
 BEGIN
     IF v_caller IS NOT NULL AND p_user_id IS NOT NULL AND v_caller <> p_user_id THEN
-        RAISE EXCEPTION 'Not allowed for this user' USING ERRCODE = 'insufficient_privilege';
+        PERFORM leadledger.raise_error('42501', 'Not allowed for this user');
     END IF;
     PERFORM set_config('leadledger.acting_user', coalesce(v_owner::text, ''), true);
     RETURN v_owner;

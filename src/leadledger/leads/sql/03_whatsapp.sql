@@ -85,8 +85,7 @@ BEGIN
         RETURN NULL;
     END IF;
     IF v_existing.user_id IS DISTINCT FROM p_user_id THEN
-        RAISE EXCEPTION 'Duplicate record detected' USING ERRCODE = 'unique_violation',
-            DETAIL = 'the message id belongs to another user';
+        PERFORM leadledger.raise_error('23505', 'Duplicate record detected', 'the message id belongs to another user');
     END IF;
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'duplicate', true, 'message_id', v_existing.id, 'wa_message_id', p_wa_message_id,
@@ -233,8 +232,8 @@ BEGIN
          WHERE l.user_id = p_user_id AND l.customer_phone = v_phone AND l.deleted_at IS NULL
            FOR NO KEY UPDATE;  -- as lead_for_phone: a concurrent soft delete waits for this call
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'No lead for this number' USING ERRCODE = 'foreign_key_violation',
-                DETAIL = format('user %s has no live lead for %s', p_user_id, v_phone);
+            PERFORM leadledger.raise_error('23503', 'No lead for this number',
+                                           format('user %s has no live lead for %s', p_user_id, v_phone));
         END IF;
     END IF;
     SELECT * INTO v_conversation FROM leadledger.open_conversation(v_lead.lead_id, p_user_id);
@@ -302,8 +301,8 @@ BEGIN
     IF NOT v_updated THEN
         SELECT status INTO v_current FROM public.messages WHERE wa_message_id = p_wa_message_id;
         IF NOT FOUND THEN
-            RAISE EXCEPTION 'Message not found' USING ERRCODE = 'foreign_key_violation',
-                DETAIL = format('no message with WhatsApp id %s', p_wa_message_id);
+            PERFORM leadledger.raise_error('23503', 'Message not found',
+                                           format('no message with WhatsApp id %s', p_wa_message_id));
         END IF;
     END IF;
     RETURN leadledger.ok_envelope(jsonb_build_object(

@@ -24,8 +24,7 @@ BEGIN
     END IF;
     SELECT * INTO v_lead FROM public.leads WHERE id = p_lead_id FOR UPDATE;
     IF NOT FOUND OR (v_owner IS NOT NULL AND v_lead.user_id <> v_owner) THEN
-        RAISE EXCEPTION 'Lead not found' USING ERRCODE = 'foreign_key_violation',
-            DETAIL = format('no lead %s for this user', p_lead_id);
+        PERFORM leadledger.raise_error('23503', 'Lead not found', format('no lead %s for this user', p_lead_id));
     END IF;
     RETURN v_lead;
 END

@@ -79,7 +79,7 @@ BEGIN
     v_owner := leadledger.lead_scope(p_user_id);  -- in the body: its 42501 becomes the envelope
     SELECT * INTO v_lead FROM public.leads WHERE id = p_lead_id AND deleted_at IS NULL;
     IF NOT FOUND OR (v_owner IS NOT NULL AND v_lead.user_id <> v_owner) THEN
-        RAISE EXCEPTION 'Lead not found' USING ERRCODE = 'foreign_key_violation';
+        PERFORM leadledger.raise_error('23503', 'Lead not found');
     END IF;
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'lead', to_jsonb(v_lead),

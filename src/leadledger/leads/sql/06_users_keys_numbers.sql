@@ -97,7 +97,7 @@ BEGIN
     ON CONFLICT (phone_number_id) DO UPDATE SET display_phone = coalesce(excluded.display_phone, whatsapp_numbers.display_phone)
      WHERE whatsapp_numbers.user_id = excluded.user_id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'WhatsApp number % belongs to another user', p_phone_number_id USING ERRCODE = 'unique_violation';
+        PERFORM leadledger.raise_error('23505', format('WhatsApp number %s belongs to another user', p_phone_number_id));
     END IF;
     RETURN leadledger.ok_envelope(jsonb_build_object('phone_number_id', p_phone_number_id, 'user_id', p_user_id));
 EXCEPTION WHEN OTHERS THEN

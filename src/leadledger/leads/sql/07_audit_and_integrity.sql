@@ -52,9 +52,8 @@ AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM public.leads WHERE id = NEW.id)
        AND NOT EXISTS (SELECT 1 FROM public.conversations WHERE lead_id = NEW.id) THEN
-        RAISE EXCEPTION 'lead % has no conversation', NEW.id
-            USING ERRCODE = 'integrity_constraint_violation',
-                  HINT = 'create leads with create_lead_with_conversation';
+        PERFORM leadledger.raise_error('23000', format('lead %s has no conversation', NEW.id),
+                                       p_hint => 'create leads with create_lead_with_conversation');
     END IF;
     RETURN NULL;
 END
@@ -75,8 +74,7 @@ AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM public.leads WHERE id = OLD.lead_id)
        AND NOT EXISTS (SELECT 1 FROM public.conversations WHERE lead_id = OLD.lead_id) THEN
-        RAISE EXCEPTION 'lead % would be left without a conversation', OLD.lead_id
-            USING ERRCODE = 'integrity_constraint_violation';
+        PERFORM leadledger.raise_error('23000', format('lead %s would be left without a conversation', OLD.lead_id));
     END IF;
     RETURN NULL;
 END
