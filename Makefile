@@ -23,6 +23,7 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/leadledger docs sql-reference --check
 
 pytest: install
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import psycopg
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from leadledger import __version__
 from leadledger.campaigns import cli as campaigns_cli
 from leadledger.campaigns import demo as campaigns_demo
 from leadledger.cli_common import cli_errors, console, err_console, load_settings, open_database
+from leadledger.db import reference
 from leadledger.db.migrations import MigrationRunner, export_supabase
 from leadledger.db.pool import direct_connection, resolve_database_url
 from leadledger.etl import cli as etl_cli
@@ -34,6 +36,8 @@ app.add_typer(leads_cli.leads_app, name="leads")
 app.add_typer(leads_cli.users_app, name="users")
 app.add_typer(leads_cli.whatsapp_app, name="whatsapp")
 app.add_typer(etl_cli.app, name="etl")
+docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)
+app.add_typer(docs_app, name="docs")
 
 
 def _version(value: bool) -> None:
@@ -166,6 +170,32 @@ def db_export_supabase(
     current state as one new migration when it changed since the last export."""
     for path in export_supabase(target):
         console.print(f"wrote {path}")
+
+
+@docs_app.command("sql-reference")
+@cli_errors
+def docs_sql_reference(
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when the file on disk is stale.")
+    ] = False,
+    output: Annotated[
+        Path | None, typer.Option(help=f"Where to write (default: the project's {reference.REFERENCE_PATH}).")
+    ] = None,
+) -> None:
+    """Write docs/sql-reference.md (the stored functions a client may call) from the SQL files."""
+    path = output or reference.default_path()
+    if check:
+        problem = reference.check(path)
+        if problem is None:
+            console.print(f"{path} is up to date", highlight=False)
+            return
+        first, _, diff = problem.partition("\n")
+        err_console.print(f"[bold red]error:[/] {escape(first)}", highlight=False, soft_wrap=True)
+        if diff:
+            err_console.print(diff, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    changed = reference.write(path)
+    console.print(f"{'wrote' if changed else 'unchanged:'} {path}", highlight=False)
 
 
 @app.command()
