@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------------------------------------
 -- 1. create_campaign_with_coverage
 -- ---------------------------------------------------------------------------------------------
--- Creates a campaign and one coverage row per ZIP code, or nothing at all.
+-- create_campaign_with_coverage: creates a campaign and one coverage row per ZIP code, or nothing at all.
 -- Guarantees: every input is validated before the first write (22023 naming the field: a
 -- missing name, a non-array, a malformed or repeated ZIP, a count or amount the columns cannot
 -- hold); the two inserts run in the function's single transaction, so no campaign exists

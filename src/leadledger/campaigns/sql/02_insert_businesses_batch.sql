@@ -5,7 +5,8 @@
 -- ---------------------------------------------------------------------------------------------
 -- 2. insert_businesses_batch
 -- ---------------------------------------------------------------------------------------------
--- Upserts a batch of Google Maps results into one campaign in one set-based statement.
+-- insert_businesses_batch: upserts a batch of Google Maps results into one campaign in one set-based
+-- statement.
 -- Guarantees: a place is one business per campaign (unique (campaign_id, place_id) and
 -- INSERT ... ON CONFLICT DO UPDATE), so overlapping batches from neighbouring ZIPs, even running
 -- at once, store each place exactly once; rows are inserted in place_id order so two batches

@@ -5,7 +5,8 @@
 -- ---------------------------------------------------------------------------------------------
 -- 3. update_campaign_statistics
 -- ---------------------------------------------------------------------------------------------
--- Recomputes a campaign's totals from its rows and stores them on the campaign.
+-- update_campaign_statistics: recomputes a campaign's totals from its rows and stores them on the
+-- campaign.
 -- Guarantees: exact totals as of one snapshot (one statement reads businesses and coverage);
 -- concurrent refreshes of one campaign are serialised by a transaction advisory lock taken
 -- before the read, so a refresh never overwrites a newer one with older numbers. The campaign

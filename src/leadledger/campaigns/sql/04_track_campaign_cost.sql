@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------------------------------------
 -- 4. track_campaign_cost
 -- ---------------------------------------------------------------------------------------------
--- Records one API cost and adds it to the campaign's total.
+-- track_campaign_cost: records one API cost and adds it to the campaign's total.
 -- Guarantees: no update is ever lost, however many callers at once: the total is one atomic
 -- `UPDATE ... SET actual_cost = actual_cost + p_cost_usd RETURNING` (the row lock serialises
 -- concurrent adds; each sees the previous committed total), and the cost row is inserted in the

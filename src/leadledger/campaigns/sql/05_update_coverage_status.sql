@@ -5,7 +5,8 @@
 -- ---------------------------------------------------------------------------------------------
 -- 5. update_coverage_status
 -- ---------------------------------------------------------------------------------------------
--- Marks one ZIP of a campaign scraped, with its results, or failed (p_status 'failed') with the
+-- update_coverage_status: marks one ZIP of a campaign scraped, with its results, or failed
+-- (p_status 'failed') with the
 -- reason in p_error (a provider's message); a repeat call overwrites them, so a failed ZIP can
 -- be scraped later (its error is then cleared). Failed ZIPs are counted as zips_failed by
 -- update_campaign_statistics and get_campaign_overview.

@@ -299,7 +299,10 @@ BEGIN
 END
 $$;
 
--- save_facebook_enrichment: one business's Facebook enrichment (see update_enrichment_batch).
+-- save_facebook_enrichment: one business's Facebook enrichment.
+-- Guarantees: those of update_enrichment_batch for one item (gmaps_apply_enrichments: business
+-- locked first, email priority, lease released); an unknown business or one of another campaign
+-- is 'Business not found' (23503), a malformed field 22023 naming p_enrichment.<field>.
 CREATE OR REPLACE FUNCTION public.save_facebook_enrichment(p_business_id uuid, p_campaign_id uuid, p_enrichment jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -320,7 +323,8 @@ END
 $$;
 SELECT leadledger.secure_function('public.save_facebook_enrichment(uuid, uuid, jsonb)');
 
--- save_linkedin_enrichment: one business's LinkedIn enrichment (see update_enrichment_batch).
+-- save_linkedin_enrichment: one business's LinkedIn enrichment.
+-- Guarantees: those of save_facebook_enrichment, for LinkedIn.
 CREATE OR REPLACE FUNCTION public.save_linkedin_enrichment(p_business_id uuid, p_campaign_id uuid, p_enrichment jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql

@@ -5,7 +5,8 @@
 -- ---------------------------------------------------------------------------------------------
 -- 7. update_email_verification
 -- ---------------------------------------------------------------------------------------------
--- Records one verification of one business email and updates its status wherever that email
+-- update_email_verification: records one verification of one business email and updates its
+-- status wherever that email
 -- came from: the business (Google Maps or the best source), its Facebook enrichment, its
 -- LinkedIn enrichment.
 -- Guarantees: one audit row per call; the business row is locked first, then the enrichment

@@ -89,9 +89,6 @@ BEGIN
 END
 $$;
 
--- json_type_matches: does a JSON value satisfy a field rule of validate_object? PL/pgSQL on purpose:
--- an inlined SQL version could have its casts folded at plan time before the type test runs.
-
 GRANT EXECUTE ON FUNCTION leadledger.error_envelope(text, text, text, text) TO leadledger_service;
 GRANT EXECUTE ON FUNCTION leadledger.ok_envelope(jsonb) TO leadledger_service;
 GRANT EXECUTE ON FUNCTION leadledger.invalid_parameter(text, text) TO leadledger_service;

@@ -1,6 +1,8 @@
 -- leadledger core, current state: input validation helpers shared by every domain.
 -- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
 
+-- json_type_matches: does a JSON value satisfy a field rule of validate_object? PL/pgSQL on purpose:
+-- an inlined SQL version could have its casts folded at plan time before the type test runs.
 -- Types: string, uuid, integer, positive_integer, nonnegative_integer, number, nonnegative_number,
 -- boolean, object, array, string_array, zip5, email, uuid_or_email. A JSON null counts as absent.
 CREATE OR REPLACE FUNCTION leadledger.json_type_matches(p_value jsonb, p_type text)

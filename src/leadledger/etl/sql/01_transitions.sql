@@ -1,10 +1,9 @@
 -- ETL engine, current state: transition rules, the only way states change, timeouts, the logger.
 -- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
 
--- ---------------------------------------------------------------------------------------------
--- The tables with a state, and their state types: a fixed whitelist. Dynamic statements below
--- are built only from these catalog references, never from caller input.
--- ---------------------------------------------------------------------------------------------
+-- state_table: the regclass and state type of one of the four tables with a state: a fixed
+-- whitelist (NULLs for any other name). Dynamic statements below are built only from these
+-- catalog references, never from caller input (docs/decisions.md D28).
 CREATE OR REPLACE FUNCTION etl_api.state_table(p_table text, OUT rel regclass, OUT state_type regtype)
 LANGUAGE sql
 STABLE
@@ -18,6 +17,7 @@ AS $$
            AS t(name, rel, state_type)
      WHERE t.name = p_table
 $$;
+REVOKE ALL ON FUNCTION etl_api.state_table(text) FROM PUBLIC;
 
 -- is_valid_state_transition: the state machine, exactly: new -> valid | invalid; valid -> ready
 -- | waiting; ready -> in_progress; in_progress -> done | failed | timedout; waiting -> ready |
@@ -37,6 +37,7 @@ AS $$
         ('waiting', 'ready'), ('waiting', 'invalid'), ('waiting', 'timedout'),
         ('done', 'delivered')), false)
 $$;
+SELECT leadledger.secure_function('etl_api.is_valid_state_transition(text, text)');
 
 -- logger: one line of the ETL log. Levels: debug, info, warning, error, critical (22023 otherwise).
 CREATE OR REPLACE FUNCTION etl_api.logger(p_level text, p_message text, p_context jsonb DEFAULT NULL)
@@ -60,6 +61,7 @@ BEGIN
     RETURN v_id;
 END
 $$;
+SELECT leadledger.secure_function('etl_api.logger(text, text, jsonb)');
 
 -- transition_state: the only way an ETL row's state changes.
 -- Guarantees: the row is locked (SELECT ... FOR UPDATE) before its current state is read, so of
@@ -129,6 +131,7 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
+SELECT leadledger.secure_function('etl_api.transition_state(text, uuid, text, text, text)');
 
 -- mark_timedout: moves in_progress and waiting rows past their deadline, or whose state is older
 -- than p_older_than, to timedout (substate 'deadline' or 'stale'); returns how many it moved.
@@ -184,10 +187,4 @@ BEGIN
     RETURN v_total;
 END
 $$;
-
-
-SELECT leadledger.secure_function('etl_api.is_valid_state_transition(text, text)');
-SELECT leadledger.secure_function('etl_api.logger(text, text, jsonb)');
-SELECT leadledger.secure_function('etl_api.transition_state(text, uuid, text, text, text)');
 SELECT leadledger.secure_function('etl_api.mark_timedout(interval)');
-REVOKE ALL ON FUNCTION etl_api.state_table(text) FROM PUBLIC;

@@ -6,10 +6,10 @@
 -- Helpers
 -- ---------------------------------------------------------------------------------------------
 
--- jwt_user_id: the caller's user id when an end user calls through PostgREST (role
+-- lead_jwt_user_id: the caller's user id when an end user calls through PostgREST (role
 -- authenticated in request.jwt.claims); NULL for the service role and direct connections; an
 -- authenticated token without a user id in sub is refused (42501).
-CREATE OR REPLACE FUNCTION leadledger.jwt_user_id()
+CREATE OR REPLACE FUNCTION leadledger.lead_jwt_user_id()
 RETURNS uuid
 LANGUAGE plpgsql
 STABLE
@@ -30,11 +30,11 @@ BEGIN
 END
 $$;
 
--- assert_tenant: an end user may act only for himself (42501 otherwise); the service may act
+-- lead_assert_tenant: an end user may act only for himself (42501 otherwise); the service may act
 -- for any user. Also checks the user exists ('User not found', 23503), and records p_user_id
 -- as the user this call acts for (leadledger.acting_user, local to the transaction), which the
--- audit log names when no JWT or leadledger.actor says who acts (leadledger.current_actor).
-CREATE OR REPLACE FUNCTION leadledger.assert_tenant(p_user_id uuid)
+-- audit log names when no JWT or leadledger.actor says who acts (leadledger.lead_audit_actor).
+CREATE OR REPLACE FUNCTION leadledger.lead_assert_tenant(p_user_id uuid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -51,16 +51,16 @@ END
 $$;
 
 -- lead_scope: the owner a call on one lead is limited to: the end user of the JWT (who may not
--- name another user in p_user_id: 42501, as in assert_tenant), else p_user_id, else NULL (the
+-- name another user in p_user_id: 42501, as in lead_assert_tenant), else p_user_id, else NULL (the
 -- service, acting on any owner's lead). Records that owner as the acting user for the audit
--- log, as assert_tenant does (cleared when the service acts for no one in particular).
+-- log, as lead_assert_tenant does (cleared when the service acts for no one in particular).
 CREATE OR REPLACE FUNCTION leadledger.lead_scope(p_user_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_caller uuid := leadledger.jwt_user_id();
+    v_caller uuid := leadledger.lead_jwt_user_id();
     v_owner uuid := coalesce(v_caller, p_user_id);
 BEGIN
     IF v_caller IS NOT NULL AND p_user_id IS NOT NULL AND v_caller <> p_user_id THEN
@@ -71,9 +71,9 @@ BEGIN
 END
 $$;
 
--- normalize_phone: E.164 from a number as people write it ("+1 (512) 555-0100", "0044 20 ...",
+-- lead_normalize_phone: E.164 from a number as people write it ("+1 (512) 555-0100", "0044 20 ...",
 -- WhatsApp's "15125550100" when p_assume_plus); NULL when it cannot be one.
-CREATE OR REPLACE FUNCTION leadledger.normalize_phone(p_phone text, p_assume_plus boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION leadledger.lead_normalize_phone(p_phone text, p_assume_plus boolean DEFAULT false)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
@@ -89,7 +89,8 @@ AS $$
               FROM (SELECT regexp_replace(btrim(p_phone), '[[:space:]().-]', '', 'g') AS s) stripped) candidate
 $$;
 
--- check_lead_fields: 22023 naming the first bad field of a lead (p_prefix is the field path).
+-- lead_field_problem: the first bad field of a lead as "field: what is wrong" (NULL when all are
+-- fine); the create functions raise it as 22023 with their own path in front.
 CREATE OR REPLACE FUNCTION leadledger.lead_field_problem(
     p_phone text, p_name text, p_lead_type text, p_lead_status text, p_conversation_status text
 )
@@ -100,7 +101,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN p_phone IS NULL OR btrim(p_phone) = '' THEN 'customer_phone: is required'
-        WHEN leadledger.normalize_phone(p_phone) IS NULL
+        WHEN leadledger.lead_normalize_phone(p_phone) IS NULL
             THEN format('customer_phone: must be an E.164 number like +15125550100, got %s', quote_literal(p_phone))
         WHEN length(p_name) > 200 THEN 'customer_name: must be at most 200 characters'
         WHEN p_lead_type IS NULL THEN 'lead_type: is required'

@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------------------------------------
 -- 1. create_lead_with_conversation
 -- ---------------------------------------------------------------------------------------------
--- Creates a lead and its conversation together, or neither.
+-- create_lead_with_conversation: creates a lead and its conversation together, or neither.
 -- Guarantees: all input is checked before the first insert (22023 naming the field); both
 -- inserts run in the function's one transaction, and the deferred constraint trigger
 -- leads_need_conversation refuses any lead without a conversation at commit; a second live lead
@@ -33,7 +33,7 @@ DECLARE
     v_lead_id uuid;
     v_conversation_id uuid;
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     v_problem := leadledger.lead_field_problem(
         p_customer_phone, p_customer_name, p_lead_type, p_lead_status, p_conversation_status);
     IF v_problem IS NOT NULL THEN
@@ -42,7 +42,7 @@ BEGIN
     END IF;
 
     INSERT INTO public.leads (user_id, customer_phone, customer_name, lead_type, status, details)
-    VALUES (p_user_id, leadledger.normalize_phone(p_customer_phone), nullif(btrim(p_customer_name), ''),
+    VALUES (p_user_id, leadledger.lead_normalize_phone(p_customer_phone), nullif(btrim(p_customer_name), ''),
             p_lead_type, p_lead_status, p_details)
     RETURNING id INTO v_lead_id;
     INSERT INTO public.conversations (lead_id, user_id, status)
@@ -51,7 +51,7 @@ BEGIN
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'lead_id', v_lead_id, 'conversation_id', v_conversation_id,
-        'customer_phone', leadledger.normalize_phone(p_customer_phone)))::json;
+        'customer_phone', leadledger.lead_normalize_phone(p_customer_phone)))::json;
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
         v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;

@@ -5,7 +5,7 @@
 -- ---------------------------------------------------------------------------------------------
 -- 2. create_leads_with_conversations (bulk import)
 -- ---------------------------------------------------------------------------------------------
--- Imports many leads, each with its conversation: all or nothing.
+-- create_leads_with_conversations: imports many leads, each with its conversation: all or nothing.
 -- Guarantees: every item is checked first; if any is bad (a malformed field, a phone repeated in
 -- the batch or already a live lead of the user) nothing is written and the envelope lists every
 -- bad item as {index, field, reason} in "errors". The inserts are set-based and in one
@@ -26,7 +26,7 @@ DECLARE
     v_count integer;
     v_created jsonb;
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     PERFORM leadledger.require_array(p_leads, 'p_leads', 5000);
     IF jsonb_array_length(p_leads) = 0 THEN
         PERFORM leadledger.invalid_parameter('p_leads', 'must contain at least one lead');
@@ -34,7 +34,7 @@ BEGIN
 
     WITH items AS (
         SELECT (i.o - 1)::integer AS idx, i.e,
-               CASE WHEN jsonb_typeof(i.e) = 'object' THEN leadledger.normalize_phone(i.e ->> 'customer_phone') END AS phone
+               CASE WHEN jsonb_typeof(i.e) = 'object' THEN leadledger.lead_normalize_phone(i.e ->> 'customer_phone') END AS phone
           FROM jsonb_array_elements(p_leads) WITH ORDINALITY AS i(e, o)
     ), problems AS (
         SELECT it.idx, CASE
@@ -70,7 +70,7 @@ BEGIN
     END IF;
 
     WITH items AS (
-        SELECT (i.o - 1)::integer AS idx, i.e, leadledger.normalize_phone(i.e ->> 'customer_phone') AS phone
+        SELECT (i.o - 1)::integer AS idx, i.e, leadledger.lead_normalize_phone(i.e ->> 'customer_phone') AS phone
           FROM jsonb_array_elements(p_leads) WITH ORDINALITY AS i(e, o)
     ), new_leads AS (
         INSERT INTO public.leads (user_id, customer_phone, customer_name, lead_type, status, source, details)

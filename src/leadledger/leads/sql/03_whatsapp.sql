@@ -6,12 +6,12 @@
 -- 3. WhatsApp: record_whatsapp_message, record_whatsapp_outgoing, update_whatsapp_message_status
 -- ---------------------------------------------------------------------------------------------
 
--- leadledger.open_conversation: the lead's open conversation, created when it has none. The
+-- leadledger.lead_open_conversation: the lead's open conversation, created when it has none. The
 -- caller holds the lead's row lock (lead_for_phone), so the lead cannot be soft-deleted meanwhile.
 -- Guarantees: at most one open conversation per lead (conversations_lead_open_key); of racing
 -- callers one inserts and the others, after waiting for it, find that one; if the open one was
 -- closed between the insert and the look-up, it tries again: it never returns no conversation.
-CREATE OR REPLACE FUNCTION leadledger.open_conversation(p_lead_id uuid, p_user_id uuid, OUT conversation_id uuid, OUT created boolean)
+CREATE OR REPLACE FUNCTION leadledger.lead_open_conversation(p_lead_id uuid, p_user_id uuid, OUT conversation_id uuid, OUT created boolean)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -64,12 +64,12 @@ BEGIN
 END
 $$;
 
--- leadledger.stored_message: the duplicate answer for a WhatsApp message id that is already
+-- leadledger.lead_stored_message: the duplicate answer for a WhatsApp message id that is already
 -- stored for this user, or NULL when the id is new. Shared by record_whatsapp_message and
 -- record_whatsapp_outgoing, so a repeated delivery or a retried record answers the same way.
 -- Guarantees: a message id stored for another user is 'Duplicate record detected' (23505) and
 -- names none of that user's rows, so a WhatsApp id never reveals another tenant's lead.
-CREATE OR REPLACE FUNCTION leadledger.stored_message(p_user_id uuid, p_wa_message_id text)
+CREATE OR REPLACE FUNCTION leadledger.lead_stored_message(p_user_id uuid, p_wa_message_id text)
 RETURNS jsonb
 LANGUAGE plpgsql
 STABLE
@@ -119,13 +119,13 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_phone text := leadledger.normalize_phone(p_from_phone, true);
+    v_phone text := leadledger.lead_normalize_phone(p_from_phone, true);
     v_duplicate jsonb;
     v_lead record;
     v_conversation record;
     v_message_id uuid;
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     IF p_wa_message_id IS NULL OR btrim(p_wa_message_id) = '' THEN
         PERFORM leadledger.invalid_parameter('p_wa_message_id', 'is required');
     END IF;
@@ -140,13 +140,13 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_message_type', 'must be a WhatsApp message type such as text');
     END IF;
 
-    v_duplicate := leadledger.stored_message(p_user_id, p_wa_message_id);
+    v_duplicate := leadledger.lead_stored_message(p_user_id, p_wa_message_id);
     IF v_duplicate IS NOT NULL THEN
         RETURN v_duplicate;
     END IF;
 
     SELECT * INTO v_lead FROM leadledger.lead_for_phone(p_user_id, v_phone, p_customer_name);
-    SELECT * INTO v_conversation FROM leadledger.open_conversation(v_lead.lead_id, p_user_id);
+    SELECT * INTO v_conversation FROM leadledger.lead_open_conversation(v_lead.lead_id, p_user_id);
 
     INSERT INTO public.messages (conversation_id, direction, message_type, body, wa_message_id, status, payload, sent_at)
     VALUES (v_conversation.conversation_id, 'inbound', p_message_type, p_body, p_wa_message_id, 'received',
@@ -155,7 +155,7 @@ BEGIN
     RETURNING id INTO v_message_id;
     IF v_message_id IS NULL THEN
         -- A concurrent delivery of the same message committed first: report it as a duplicate.
-        RETURN leadledger.stored_message(p_user_id, p_wa_message_id);
+        RETURN leadledger.lead_stored_message(p_user_id, p_wa_message_id);
     END IF;
 
     UPDATE public.conversations
@@ -179,9 +179,10 @@ SELECT leadledger.secure_function(
 -- Cloud API (it is sent first, so a failed send writes nothing). With p_create_lead the lead
 -- and its conversation are created with it when the number has no live lead (same guarantees as
 -- record_whatsapp_message, the lead locked first); without it an unknown number is 'No lead for
--- this number' (23503). Idempotent by p_wa_message_id like record_whatsapp_message (unique
+-- this number' (23503).
+-- Guarantees: idempotent by p_wa_message_id like record_whatsapp_message (unique
 -- messages.wa_message_id, ON CONFLICT DO NOTHING): a retried record answers duplicate: true
--- with the stored ids and writes nothing.
+-- with the stored ids and writes nothing; lead, conversation and message together or not at all.
 CREATE OR REPLACE FUNCTION public.record_whatsapp_outgoing(
     p_user_id uuid,
     p_to_phone text,
@@ -199,13 +200,13 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_phone text := leadledger.normalize_phone(p_to_phone, true);
+    v_phone text := leadledger.lead_normalize_phone(p_to_phone, true);
     v_duplicate jsonb;
     v_lead record;
     v_conversation record;
     v_message_id uuid;
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     IF v_phone IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_to_phone', format(
             'must be a phone number in international form, got %s', coalesce(quote_literal(p_to_phone), 'nothing')));
@@ -220,7 +221,7 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_customer_name', 'is required to create a lead');
     END IF;
 
-    v_duplicate := leadledger.stored_message(p_user_id, p_wa_message_id);
+    v_duplicate := leadledger.lead_stored_message(p_user_id, p_wa_message_id);
     IF v_duplicate IS NOT NULL THEN
         RETURN v_duplicate;
     END IF;
@@ -236,7 +237,7 @@ BEGIN
                                            format('user %s has no live lead for %s', p_user_id, v_phone));
         END IF;
     END IF;
-    SELECT * INTO v_conversation FROM leadledger.open_conversation(v_lead.lead_id, p_user_id);
+    SELECT * INTO v_conversation FROM leadledger.lead_open_conversation(v_lead.lead_id, p_user_id);
 
     INSERT INTO public.messages (conversation_id, direction, message_type, body, wa_message_id, status)
     VALUES (v_conversation.conversation_id, 'outbound', 'text', p_body, p_wa_message_id, 'sent')
@@ -244,7 +245,7 @@ BEGIN
     RETURNING id INTO v_message_id;
     IF v_message_id IS NULL THEN
         -- A concurrent record of the same message committed first (it held the lead's lock).
-        RETURN leadledger.stored_message(p_user_id, p_wa_message_id);
+        RETURN leadledger.lead_stored_message(p_user_id, p_wa_message_id);
     END IF;
     UPDATE public.conversations SET last_message_at = now(), updated_at = now()
      WHERE id = v_conversation.conversation_id;

@@ -6,11 +6,11 @@
 -- 4. soft_delete_lead, restore_lead
 -- ---------------------------------------------------------------------------------------------
 
--- leadledger.lock_own_lead: locks a lead FOR UPDATE (lead first: the lock order), checking the
+-- leadledger.lead_lock_own: locks a lead FOR UPDATE (lead first: the lock order), checking the
 -- caller may act on it: the end user of the JWT (who may pass only his own id as p_user_id), else
 -- p_user_id (leadledger.lead_scope). Someone else's lead reads as 'Lead not found' (23503), so ids
 -- of other tenants cannot be probed.
-CREATE OR REPLACE FUNCTION leadledger.lock_own_lead(p_lead_id uuid, p_user_id uuid)
+CREATE OR REPLACE FUNCTION leadledger.lead_lock_own(p_lead_id uuid, p_user_id uuid)
 RETURNS public.leads
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -48,7 +48,7 @@ DECLARE
     v_at timestamptz := now();
     v_conversations integer := 0;
 BEGIN
-    v_lead := leadledger.lock_own_lead(p_lead_id, p_user_id);
+    v_lead := leadledger.lead_lock_own(p_lead_id, p_user_id);
     IF v_lead.deleted_at IS NULL THEN
         UPDATE public.leads SET deleted_at = v_at, updated_at = v_at WHERE id = p_lead_id;
         UPDATE public.conversations SET deleted_at = v_at, updated_at = v_at
@@ -83,7 +83,7 @@ DECLARE
     v_lead public.leads;
     v_conversations integer := 0;
 BEGIN
-    v_lead := leadledger.lock_own_lead(p_lead_id, p_user_id);
+    v_lead := leadledger.lead_lock_own(p_lead_id, p_user_id);
     IF v_lead.deleted_at IS NOT NULL THEN
         UPDATE public.leads SET deleted_at = NULL, updated_at = now() WHERE id = p_lead_id;
         UPDATE public.conversations SET deleted_at = NULL, updated_at = now()

@@ -31,7 +31,7 @@ SET search_path = pg_catalog, pg_temp
 SET statement_timeout = '30s'
 AS $$
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
         PERFORM leadledger.invalid_parameter('p_limit', 'must be between 1 and 1000');
     END IF;

@@ -6,7 +6,8 @@
 -- 6. Users, API keys, WhatsApp numbers (service only)
 -- ---------------------------------------------------------------------------------------------
 
--- create_app_user: a new owner of leads (23505 when the email is taken).
+-- create_app_user: a new owner of leads.
+-- Guarantees: one user per email (unique app_users.email: a second one is 23505, nothing written).
 CREATE OR REPLACE FUNCTION public.create_app_user(p_email text, p_name text DEFAULT NULL, p_user_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -34,8 +35,8 @@ END
 $$;
 SELECT leadledger.secure_function('public.create_app_user(text, text, uuid)');
 
--- create_api_key: stores the SHA-256 (hex) of a new API key for a user; the key itself is
--- never stored.
+-- create_api_key: stores the SHA-256 (hex) of a new API key for a user.
+-- Guarantees: the key itself is never stored; a hash is stored once (unique key_hash: 23505).
 CREATE OR REPLACE FUNCTION public.create_api_key(p_user_id uuid, p_key_hash text, p_name text DEFAULT 'default')
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -48,7 +49,7 @@ DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_id uuid;
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     IF p_key_hash IS NULL OR p_key_hash !~ '^[0-9a-f]{64}$' THEN
         PERFORM leadledger.invalid_parameter('p_key_hash', 'must be a hex SHA-256 digest');
     END IF;
@@ -75,8 +76,9 @@ AS $$
 $$;
 SELECT leadledger.secure_function('public.authenticate_api_key(text)');
 
--- link_whatsapp_number: says which user owns a WhatsApp Business phone number id (relinking
--- to another user is refused: 23505).
+-- link_whatsapp_number: says which user owns a WhatsApp Business phone number id.
+-- Guarantees: one owner per number (INSERT ... ON CONFLICT DO UPDATE ... WHERE same user: linking
+-- again is idempotent, relinking to another user is refused with 23505 and changes nothing).
 CREATE OR REPLACE FUNCTION public.link_whatsapp_number(p_user_id uuid, p_phone_number_id text, p_display_phone text DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -88,7 +90,7 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
 BEGIN
-    PERFORM leadledger.assert_tenant(p_user_id);
+    PERFORM leadledger.lead_assert_tenant(p_user_id);
     IF p_phone_number_id IS NULL OR p_phone_number_id !~ '^[0-9]{5,20}$' THEN
         PERFORM leadledger.invalid_parameter('p_phone_number_id', 'must be the numeric WhatsApp phone number id');
     END IF;
@@ -130,6 +132,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.id, l.customer_name FROM public.leads l
      WHERE l.user_id = p_user_id AND l.deleted_at IS NULL
-       AND l.customer_phone = leadledger.normalize_phone(p_phone, true)
+       AND l.customer_phone = leadledger.lead_normalize_phone(p_phone, true)
 $$;
 SELECT leadledger.secure_function('public.find_lead_by_phone(uuid, text)');

@@ -2,11 +2,11 @@
 -- lead exists without its conversation.
 -- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
 
--- leadledger.current_actor: who is acting, for the audit log: the JWT subject PostgREST set
+-- leadledger.lead_audit_actor: who is acting, for the audit log: the JWT subject PostgREST set
 -- (request.jwt.claims), else what the caller set in leadledger.actor, else the user the
 -- current call acts for (leadledger.acting_user, set by the leads functions from their
 -- p_user_id: the HTTP API's authenticated user), else the database role.
-CREATE OR REPLACE FUNCTION leadledger.current_actor()
+CREATE OR REPLACE FUNCTION leadledger.lead_audit_actor()
 RETURNS text
 LANGUAGE sql
 STABLE
@@ -19,10 +19,10 @@ AS $$
         session_user::text)
 $$;
 
--- leadledger.audit_row_change: the audit trigger. Guarantees: runs in the same transaction as
+-- leadledger.lead_audit_row_change: the audit trigger. Guarantees: runs in the same transaction as
 -- the change it records (AFTER ROW), so the log has a row for every change that committed and
 -- none for one rolled back.
-CREATE OR REPLACE FUNCTION leadledger.audit_row_change()
+CREATE OR REPLACE FUNCTION leadledger.lead_audit_row_change()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -30,7 +30,7 @@ AS $$
 BEGIN
     INSERT INTO public.lead_audit_log (table_name, record_id, action, actor, old_values, new_values)
     VALUES (TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP,
-            leadledger.current_actor(),
+            leadledger.lead_audit_actor(),
             CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
             CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
     RETURN NULL;
@@ -38,9 +38,9 @@ END
 $$;
 
 CREATE OR REPLACE TRIGGER leads_audit AFTER INSERT OR UPDATE OR DELETE ON public.leads
-    FOR EACH ROW EXECUTE FUNCTION leadledger.audit_row_change();
+    FOR EACH ROW EXECUTE FUNCTION leadledger.lead_audit_row_change();
 CREATE OR REPLACE TRIGGER conversations_audit AFTER INSERT OR UPDATE OR DELETE ON public.conversations
-    FOR EACH ROW EXECUTE FUNCTION leadledger.audit_row_change();
+    FOR EACH ROW EXECUTE FUNCTION leadledger.lead_audit_row_change();
 
 -- leadledger.lead_has_conversation: the deferred check that no lead exists without a
 -- conversation at commit, whoever inserted it (a stored function, a migration, psql).
