@@ -24,8 +24,7 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_item jsonb;
-    v_index integer;
+    v_bad record;
     v_repeated text;
     v_campaign_id uuid;
     v_zip_count integer;
@@ -41,52 +40,45 @@ BEGIN
     IF jsonb_array_length(p_zip_codes) = 0 THEN
         PERFORM leadledger.invalid_parameter('p_zip_codes', 'must list at least one ZIP code');
     END IF;
-    -- One set-based pass finds the items that are not plainly valid (the expression accepts only
-    -- items the per-item checks below accept, so nothing gets through that they would refuse);
-    -- only those items, in index order, go through the per-item checks, which raise the exact
-    -- message for the first bad one. A valid list costs one scan instead of a PL/pgSQL
-    -- validate_object call per ZIP (P5, docs/benchmarks.md).
-    FOR v_item, v_index IN
-        SELECT z.e, z.o - 1 FROM jsonb_array_elements(p_zip_codes) WITH ORDINALITY AS z(e, o)
-         WHERE NOT coalesce(CASE jsonb_typeof(z.e)
-            WHEN 'string' THEN (z.e #>> '{}') ~ '^[0-9]{5}$'
-            WHEN 'object' THEN
-                jsonb_typeof(z.e -> 'zip_code') = 'string' AND (z.e ->> 'zip_code') ~ '^[0-9]{5}$'
-                AND CASE coalesce(jsonb_typeof(z.e -> 'keywords'), 'null')
-                        WHEN 'null' THEN true
-                        WHEN 'array' THEN NOT EXISTS (SELECT 1 FROM jsonb_array_elements(z.e -> 'keywords') k
-                                                       WHERE jsonb_typeof(k) <> 'string')
-                        ELSE false END
-                AND CASE coalesce(jsonb_typeof(z.e -> 'max_results'), 'null')
-                        WHEN 'null' THEN true
-                        WHEN 'number' THEN (z.e ->> 'max_results')::numeric BETWEEN 1 AND 2147483647
-                                       AND (z.e ->> 'max_results')::numeric = trunc((z.e ->> 'max_results')::numeric)
-                        ELSE false END
-                AND CASE coalesce(jsonb_typeof(z.e -> 'estimated_cost'), 'null')
-                        WHEN 'null' THEN true
-                        WHEN 'number' THEN (z.e ->> 'estimated_cost')::numeric >= 0
-                                       AND (z.e ->> 'estimated_cost')::numeric < 100000000
-                                       AND round((z.e ->> 'estimated_cost')::numeric, 6)
-                                           = (z.e ->> 'estimated_cost')::numeric
-                        ELSE false END
-            END, false)
-         ORDER BY z.o
-    LOOP
-        IF jsonb_typeof(v_item) = 'string' THEN
-            v_item := jsonb_build_object('zip_code', v_item);
-        END IF;
-        PERFORM leadledger.validate_object(v_item, format('p_zip_codes[%s]', v_index), '{
-            "zip_code": "zip5!", "keywords": "string_array", "max_results": "positive_integer",
-            "estimated_cost": "nonnegative_number"}');
-        IF (v_item ->> 'max_results')::numeric > 2147483647 THEN
-            PERFORM leadledger.invalid_parameter(format('p_zip_codes[%s].max_results', v_index),
-                                                 'must be at most 2147483647');
-        END IF;
-        IF v_item ? 'estimated_cost' AND jsonb_typeof(v_item -> 'estimated_cost') = 'number' THEN
-            PERFORM leadledger.gmaps_check_amount((v_item ->> 'estimated_cost')::numeric,
-                                                  format('p_zip_codes[%s].estimated_cost', v_index));
-        END IF;
-    END LOOP;
+    -- Every ZIP item's rules, written once, evaluated set-based: one CASE per item, evaluated
+    -- branch by branch (a value is cast only after its type was checked), gives the item's first
+    -- problem as ".field: what is wrong"; the first bad item (in index order) is raised. Fields are
+    -- checked in name order, as validate_object does. A valid list costs one scan (P5).
+    SELECT z.o - 1 AS idx, z.problem INTO v_bad
+      FROM (SELECT i.o, CASE
+                WHEN jsonb_typeof(i.e) = 'string' THEN
+                    CASE WHEN (i.e #>> '{}') !~ '^[0-9]{5}$'
+                         THEN '.zip_code: must be a 5-digit ZIP code, got ' || left(i.e::text, 80) END
+                WHEN jsonb_typeof(i.e) IS DISTINCT FROM 'object' THEN ': must be a JSON object'
+                WHEN jsonb_typeof(i.e -> 'estimated_cost') NOT IN ('number', 'null')
+                     OR (i.e ->> 'estimated_cost')::numeric < 0
+                    THEN '.estimated_cost: must be a non-negative number, got ' || left((i.e -> 'estimated_cost')::text, 80)
+                WHEN (i.e ->> 'estimated_cost')::numeric >= 100000000
+                    THEN '.estimated_cost: must be less than 100000000, got ' || (i.e ->> 'estimated_cost')
+                WHEN round((i.e ->> 'estimated_cost')::numeric, 6) <> (i.e ->> 'estimated_cost')::numeric
+                    THEN '.estimated_cost: must have at most 6 decimal places, got ' || (i.e ->> 'estimated_cost')
+                WHEN jsonb_typeof(i.e -> 'keywords') NOT IN ('array', 'null')
+                     OR (jsonb_typeof(i.e -> 'keywords') = 'array'
+                         AND EXISTS (SELECT 1 FROM jsonb_array_elements(i.e -> 'keywords') k WHERE jsonb_typeof(k) <> 'string'))
+                    THEN '.keywords: must be an array of strings, got ' || left((i.e -> 'keywords')::text, 80)
+                WHEN jsonb_typeof(i.e -> 'max_results') NOT IN ('number', 'null')
+                     OR (i.e ->> 'max_results')::numeric <= 0
+                     OR (i.e ->> 'max_results')::numeric <> trunc((i.e ->> 'max_results')::numeric)
+                    THEN '.max_results: must be a positive integer, got ' || left((i.e -> 'max_results')::text, 80)
+                WHEN (i.e ->> 'max_results')::numeric > 2147483647 THEN '.max_results: must be at most 2147483647'
+                WHEN coalesce(jsonb_typeof(i.e -> 'zip_code'), 'null') = 'null' THEN '.zip_code: is required'
+                WHEN jsonb_typeof(i.e -> 'zip_code') <> 'string' OR (i.e ->> 'zip_code') !~ '^[0-9]{5}$'
+                    THEN '.zip_code: must be a 5-digit ZIP code, got ' || left((i.e -> 'zip_code')::text, 80)
+            END AS problem
+              FROM jsonb_array_elements(p_zip_codes) WITH ORDINALITY AS i(e, o)) z
+     WHERE z.problem IS NOT NULL
+     ORDER BY z.o
+     LIMIT 1;
+    IF FOUND THEN
+        PERFORM leadledger.invalid_parameter(
+            format('p_zip_codes[%s]%s', v_bad.idx, split_part(v_bad.problem, ': ', 1)),
+            substr(v_bad.problem, position(': ' IN v_bad.problem) + 2));
+    END IF;
     SELECT zip INTO v_repeated
       FROM (SELECT coalesce(e ->> 'zip_code', e #>> '{}') AS zip FROM jsonb_array_elements(p_zip_codes) e) z
      GROUP BY zip HAVING count(*) > 1 ORDER BY zip LIMIT 1;
