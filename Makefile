@@ -20,9 +20,11 @@ demo: install ## migrate the embedded (or configured) database and walk through 
 test: install lint pytest ## lint, type-check and run the tests (TEST_DATABASE_URL picks the server)
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
+	$(BIN)/mypy tools/async_to_sync.py
+	$(BIN)/python tools/async_to_sync.py --check
 	$(BIN)/leadledger docs sql-reference --check
 
 pytest: install

@@ -1,0 +1,42 @@
+"""The ETL foundation's client: transitions, state counts, timeouts, legacy mapping and the log.
+Each method is one stored-function call, built by :class:`~leadledger.etl.client_calls.Calls`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from leadledger.db.calls import AsyncCaller
+from leadledger.etl.client_calls import Calls
+from leadledger.etl.models import EtlState, LegacyMapping, LogLevel, StateCount, StateTable, Transition
+
+
+class AsyncEtlClient(AsyncCaller):
+    """The ETL foundation over the given :class:`~leadledger.db.AsyncDatabase`."""
+
+    async def transition(
+        self,
+        table: StateTable | str,
+        row_id: UUID,
+        to: EtlState | str,
+        substate: str | None = None,
+        reason: str | None = None,
+    ) -> Transition:
+        return await self._run(Calls.transition(table, row_id, to, substate, reason))
+
+    async def state_counts(self) -> list[StateCount]:
+        return await self._run(Calls.state_counts())
+
+    async def mark_timedout(self, older_than: timedelta | None) -> int:
+        """Move in_progress and waiting rows past their deadline (or in their state for longer than
+        ``older_than``) to timedout; return how many moved."""
+        return int((await self._run(Calls.mark_timedout(older_than)))["result"])
+
+    async def map_legacy_status(self, status: str) -> LegacyMapping:
+        return (await self._run(Calls.map_legacy_status(status)))[0]
+
+    async def log(self, level: LogLevel | str, message: str, context: dict[str, Any] | None = None) -> int:
+        """Write one line of the ETL log; return its id."""
+        return int((await self._run(Calls.log(level, message, context)))["result"])

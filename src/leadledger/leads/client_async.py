@@ -1,0 +1,136 @@
+"""The leads domain's client: owners and API keys, leads and conversations, WhatsApp messages
+and numbers. Each method is one stored-function call, built by
+:class:`~leadledger.leads.client_calls.Calls`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from leadledger.db.calls import AsyncCaller
+from leadledger.leads.client_calls import Calls
+from leadledger.leads.models import (
+    ApiKeyCreated,
+    BulkResult,
+    LeadCreated,
+    LeadDeleted,
+    LeadDetail,
+    LeadStatus,
+    LeadSummary,
+    LeadType,
+    MessageRecorded,
+    OutgoingRecorded,
+    StatusApplied,
+    UserCreated,
+)
+
+
+class AsyncLeadsClient(AsyncCaller):
+    """The leads domain over the given :class:`~leadledger.db.AsyncDatabase`."""
+
+    async def create_user(self, email: str, name: str | None = None) -> UserCreated:
+        return await self._run(Calls.create_user(email, name))
+
+    async def create_api_key(self, user_id: UUID, key_hash: str, name: str = "default") -> ApiKeyCreated:
+        return await self._run(Calls.create_api_key(user_id, key_hash, name))
+
+    async def authenticate_api_key(self, key_hash: str) -> UUID | None:
+        """The owner of the API key with this hash, or None."""
+        rows = await self._run(Calls.authenticate_api_key(key_hash))
+        return rows[0].user_id if rows else None
+
+    async def link_whatsapp_number(
+        self, user_id: UUID, phone_number_id: str, display_phone: str | None = None
+    ) -> dict[str, Any]:
+        return await self._run(Calls.link_whatsapp_number(user_id, phone_number_id, display_phone))
+
+    async def whatsapp_number_owner(self, phone_number_id: str) -> UUID | None:
+        """The owner of the WhatsApp business number, or None."""
+        rows = await self._run(Calls.whatsapp_number_owner(phone_number_id))
+        return rows[0].user_id if rows else None
+
+    async def create_lead(
+        self,
+        user_id: UUID,
+        customer_phone: str,
+        customer_name: str | None,
+        lead_type: LeadType | str,
+        details: str | None = None,
+        conversation_status: str = "active",
+        lead_status: str = "new",
+    ) -> LeadCreated:
+        return await self._run(
+            Calls.create_lead(
+                user_id, customer_phone, customer_name, lead_type, details, conversation_status, lead_status
+            )
+        )
+
+    async def import_leads(self, user_id: UUID, leads: Sequence[Mapping[str, Any]]) -> BulkResult:
+        return await self._run(Calls.import_leads(user_id, leads))
+
+    async def find_lead_by_phone(self, user_id: UUID, phone: str) -> UUID | None:
+        """The id of the owner's live lead with this phone number, or None."""
+        rows = await self._run(Calls.find_lead_by_phone(user_id, phone))
+        return rows[0].lead_id if rows else None
+
+    async def record_whatsapp_message(
+        self,
+        user_id: UUID,
+        wa_message_id: str,
+        from_phone: str,
+        body: str | None,
+        customer_name: str | None = None,
+        message_type: str = "text",
+        sent_at: datetime | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> MessageRecorded:
+        return await self._run(
+            Calls.record_whatsapp_message(
+                user_id, wa_message_id, from_phone, body, customer_name, message_type, sent_at, payload
+            )
+        )
+
+    async def record_whatsapp_outgoing(
+        self,
+        user_id: UUID,
+        to_phone: str,
+        body: str,
+        wa_message_id: str,
+        create_lead: bool = False,
+        customer_name: str | None = None,
+    ) -> OutgoingRecorded:
+        return await self._run(
+            Calls.record_whatsapp_outgoing(user_id, to_phone, body, wa_message_id, create_lead, customer_name)
+        )
+
+    async def update_message_status(
+        self,
+        wa_message_id: str,
+        status: str,
+        at: datetime | None = None,
+        error: Mapping[str, Any] | None = None,
+    ) -> StatusApplied:
+        return await self._run(Calls.update_message_status(wa_message_id, status, at, error))
+
+    async def soft_delete_lead(self, lead_id: UUID, user_id: UUID | None = None) -> LeadDeleted:
+        return await self._run(Calls.soft_delete_lead(lead_id, user_id))
+
+    async def restore_lead(self, lead_id: UUID, user_id: UUID | None = None) -> LeadDeleted:
+        return await self._run(Calls.restore_lead(lead_id, user_id))
+
+    async def get_lead(self, lead_id: UUID, user_id: UUID | None = None) -> LeadDetail:
+        return await self._run(Calls.get_lead(lead_id, user_id))
+
+    async def list_leads(
+        self,
+        user_id: UUID,
+        limit: int = 50,
+        before: tuple[datetime, UUID] | None = None,
+        status: LeadStatus | str | None = None,
+        lead_type: LeadType | str | None = None,
+        search: str | None = None,
+    ) -> list[LeadSummary]:
+        return await self._run(Calls.list_leads(user_id, limit, before, status, lead_type, search))
