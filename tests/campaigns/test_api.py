@@ -63,8 +63,12 @@ def test_create_get_and_list(api: TestClient) -> None:
     assert body["coverage"]["zips_total"] == 2
     assert body["costs_by_service"] == {}
     listed = api.get("/api/campaigns", params={"limit": 10})
-    assert [c["id"] for c in listed.json()] == [campaign_id]
-    assert api.get("/api/campaigns", params={"status": "running"}).json() == []
+    assert listed.json()["next_cursor"] is None
+    assert [c["id"] for c in listed.json()["items"]] == [campaign_id]
+    assert api.get("/api/campaigns", params={"status": "running"}).json() == {
+        "items": [],
+        "next_cursor": None,
+    }
 
 
 ANY_ID = "00000000-0000-4000-8000-000000000001"
@@ -215,8 +219,14 @@ def test_claims_enrichment_and_verification(api: TestClient) -> None:
         == 422
     )
     pending = api.get(f"/api/campaigns/{campaign_id}/enrichment/linkedin", params={"limit": 2}).json()
-    assert len(pending) == 2
-    business_id = pending[0]["business_id"]
+    assert len(pending["items"]) == 2
+    rest = api.get(
+        f"/api/campaigns/{campaign_id}/enrichment/linkedin", params={"cursor": pending["next_cursor"]}
+    ).json()
+    assert len(rest["items"]) == 4  # the other four of the six, after the first two
+    assert rest["next_cursor"] is None
+    assert {b["business_id"] for b in pending["items"]}.isdisjoint(b["business_id"] for b in rest["items"])
+    business_id = pending["items"][0]["business_id"]
     enriched = api.post(
         "/api/campaigns/enrichments/linkedin",
         json=[

@@ -140,7 +140,10 @@ def test_validation_names_each_field_and_writes_nothing(env: Env, conn: psycopg.
     for body, field in cases:
         response = env.api.post("/api/leads", headers=env.auth, json=body)
         assert response.status_code == 422, (body, response.text)
-        assert field in json.dumps(response.json()["detail"])
+        error = response.json()
+        assert error["error_code"] == "22023"
+        assert [e["field"] for e in error["errors"]] == [f"body.{field}"]
+        assert error["error"].startswith(f"body.{field}: ")
     assert counts(conn) == before
 
 
@@ -153,16 +156,20 @@ def test_one_422_names_every_bad_field(env: Env, conn: psycopg.Connection[Any]) 
         json={"customer_phone": "call me", "customer_name": " ", "type": "spam"},
     )
     assert response.status_code == 422
-    assert sorted(e["loc"][-1] for e in response.json()["detail"]) == [
-        "customer_name",
-        "customer_phone",
-        "type",
+    assert sorted(e["field"] for e in response.json()["errors"]) == [
+        "body.customer_name",
+        "body.customer_phone",
+        "body.type",
     ]
     send = env.api.post(
         "/api/whatsapp", headers=env.auth, json={"to": "nope", "message": "", "createLead": True}
     )
     assert send.status_code == 422
-    assert sorted(e["loc"][-1] for e in send.json()["detail"]) == ["customer_name", "message", "to"]
+    assert sorted(e["field"] for e in send.json()["errors"]) == [
+        "body.customer_name",
+        "body.message",
+        "body.to",
+    ]
     assert counts(conn) == before
     assert env.fake.sent == []
 

@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from leadledger import __version__
 from leadledger.api import health
-from leadledger.api.errors import install_error_handlers
+from leadledger.api.errors import ERROR_RESPONSES, install_error_handlers
 from leadledger.campaigns.router import router as campaigns_router
 from leadledger.db import AsyncDatabase, Settings
 from leadledger.db.embedded import EmbeddedServer
 from leadledger.db.pool import resolve_database_url
 from leadledger.leads.router import router as leads_router
+from leadledger.leads.router import webhook_router as whatsapp_webhook_router
+from leadledger.leads.router import whatsapp_router
 
 
 def create_app(
@@ -45,9 +47,11 @@ def create_app(
         finally:
             await db.close()
 
-    app = FastAPI(title="leadledger", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="leadledger", version=__version__, lifespan=lifespan, responses=ERROR_RESPONSES)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(campaigns_router)
     app.include_router(leads_router)
+    app.include_router(whatsapp_router)
+    app.include_router(whatsapp_webhook_router)
     return app

@@ -13,8 +13,7 @@ from uuid import UUID
 import jwt
 from fastapi import Depends, Header, HTTPException, status
 
-from leadledger.api.deps import DatabaseDep, SettingsDep
-from leadledger.leads.client import AsyncLeadsClient
+from leadledger.api.deps import LeadsClientDep, SettingsDep
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +39,7 @@ def _unauthorized(reason: str) -> HTTPException:
 
 
 async def current_user(
-    db: DatabaseDep,
+    leads: LeadsClientDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
@@ -59,7 +58,7 @@ async def current_user(
             settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
             settings.jwt_audience,
         )
-    user_id = await AsyncLeadsClient(db).authenticate_api_key(hash_api_key(token))
+    user_id = await leads.authenticate_api_key(hash_api_key(token))
     if user_id is None:
         raise _unauthorized("unknown or revoked API key")
     return user_id

@@ -1,4 +1,5 @@
-"""FastAPI dependencies shared by every router."""
+"""FastAPI dependencies shared by every router: the app's database and settings, and the domain
+clients and services built on them (one per request, over the app's one pool)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from leadledger.campaigns.client import AsyncCampaignsClient
 from leadledger.db import AsyncDatabase, Settings
+from leadledger.leads.client import AsyncLeadsClient
+from leadledger.leads.service import WhatsAppService
 
 
 def get_db(request: Request) -> AsyncDatabase:
@@ -21,3 +25,22 @@ def get_settings(request: Request) -> Settings:
 
 DatabaseDep = Annotated[AsyncDatabase, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def get_campaigns_client(db: DatabaseDep) -> AsyncCampaignsClient:
+    return AsyncCampaignsClient(db)
+
+
+def get_leads_client(db: DatabaseDep) -> AsyncLeadsClient:
+    return AsyncLeadsClient(db)
+
+
+CampaignsClientDep = Annotated[AsyncCampaignsClient, Depends(get_campaigns_client)]
+LeadsClientDep = Annotated[AsyncLeadsClient, Depends(get_leads_client)]
+
+
+def get_whatsapp_service(leads: LeadsClientDep, settings: SettingsDep) -> WhatsAppService:
+    return WhatsAppService(leads, settings)
+
+
+WhatsAppServiceDep = Annotated[WhatsAppService, Depends(get_whatsapp_service)]

@@ -1,6 +1,7 @@
 """``GET /api/health``: database latency, pool statistics, migration and server version.
 
-Answers 503 with the reason when no connection can be had within ``health_timeout`` seconds.
+Answers 503 with the reason when no connection can be had within ``health_timeout`` seconds: the
+one error body of the API (leadledger.api.errors) with the health report's fields in it.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ import time
 
 import psycopg
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 
 from leadledger import __version__
 from leadledger.api.deps import DatabaseDep
+from leadledger.api.errors import ServiceUnavailableError
 from leadledger.db.migrations import META_SCHEMA
 
 router = APIRouter(tags=["health"])
@@ -34,8 +35,15 @@ class Health(BaseModel):
     reason: str | None = None
 
 
-@router.get("/api/health", response_model=Health, responses={503: {"model": Health}})
-async def health(db: DatabaseDep) -> Health | JSONResponse:
+class HealthDown(Health):
+    """The 503 answer: the error body's ``error`` and ``error_code`` with the report."""
+
+    error: str
+    error_code: str
+
+
+@router.get("/api/health", response_model=Health, responses={503: {"model": HealthDown}})
+async def health(db: DatabaseDep) -> Health:
     try:
         async with db.pool.connection(timeout=db.settings.health_timeout) as conn:
             started = time.perf_counter()
@@ -58,7 +66,9 @@ async def health(db: DatabaseDep) -> Health | JSONResponse:
         down = Health(
             status="unavailable", pool=db.pool.get_stats(), reason=f"database unavailable: {reason}"
         )
-        return JSONResponse(down.model_dump(), status_code=503, headers={"Retry-After": "5"})
+        raise ServiceUnavailableError(
+            down.reason or "database unavailable", down.model_dump(), error_code="database_unavailable"
+        ) from exc
     return Health(
         status="ok",
         database=DatabaseHealth(

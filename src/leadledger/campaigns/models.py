@@ -1,5 +1,6 @@
 """Pydantic models of the campaign domain: what goes into the stored functions and what comes
-back. Enums mirror the database's CHECK constraints (tests/campaigns/test_models.py checks it)."""
+back, and the HTTP API's pages. Enums mirror the database's CHECK constraints
+(tests/campaigns/test_models.py checks it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from leadledger.api.pagination import Page
 
 ZipCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{5}$")]
 #: The SQL rule of leadledger.json_type_matches(..., 'email'), after trimming.
@@ -80,7 +83,7 @@ class ZipCodeTarget(BaseModel):
 
     zip_code: ZipCode
     keywords: list[str] | None = None
-    max_results: Annotated[int, Field(gt=0)] | None = None
+    max_results: Annotated[int, Field(gt=0, le=2147483647)] | None = None
     estimated_cost: Money | None = None
 
 
@@ -97,14 +100,15 @@ class CampaignCreateBody(BaseModel):
     organization_id: UUID | None = None
     zip_codes: Annotated[list[ZipCodeTarget], Field(min_length=1, max_length=5000)]
 
-    @model_validator(mode="after")
-    def _zip_codes_unique(self) -> Self:
+    @field_validator("zip_codes")
+    @classmethod
+    def _zip_codes_unique(cls, value: list[ZipCodeTarget]) -> list[ZipCodeTarget]:
         seen: set[str] = set()
-        for target in self.zip_codes:
+        for target in value:
             if target.zip_code in seen:
                 raise ValueError(f"ZIP code {target.zip_code} is listed more than once")
             seen.add(target.zip_code)
-        return self
+        return value
 
     def campaign_data(self) -> dict[str, Any]:
         return self.model_dump(exclude={"zip_codes"}, exclude_none=True)
@@ -173,7 +177,7 @@ class StatusTransition(BaseModel):
 
 
 class EmailVerification(BaseModel):
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
+    email: EmailAddress
     verification: dict[str, Any]
 
 
@@ -377,3 +381,11 @@ class CampaignSummary(_Result):
     estimated_cost: Decimal
     actual_cost: Decimal
     created_at: datetime
+
+
+# -- HTTP pages (leadledger.api.pagination) -----------------------------------------------------
+
+#: GET /api/campaigns: ``{items, next_cursor}``, newest first.
+CampaignPage = Page[CampaignSummary]
+#: GET /api/campaigns/{id}/enrichment/{type}: ``{items, next_cursor}`` in the function's order.
+PendingEnrichmentPage = Page[BusinessForEnrichment]

@@ -1,13 +1,25 @@
-"""Pydantic models of the leads domain. Enums mirror the database's CHECK constraints."""
+"""Pydantic models of the leads domain: enums that mirror the database's CHECK constraints, the
+stored functions' results, and the HTTP API's request and response bodies."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from leadledger.api.pagination import Page
+from leadledger.leads.phones import check_phone_syntax
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -150,6 +162,75 @@ class OwnerRow(_Result):
     user_id: UUID
 
 
-class LeadPage(BaseModel):
-    items: list[LeadSummary]
-    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+# -- HTTP request and response bodies -----------------------------------------------------------
+
+#: A page of GET /api/leads: ``{items, next_cursor}`` (leadledger.api.pagination).
+LeadPage = Page[LeadSummary]
+
+#: A phone number as a request may write it: checked for its shape with the other fields (so one
+#: 422 names every bad field); the router then normalises it to E.164 in the configured region.
+PhoneText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=40),
+    AfterValidator(check_phone_syntax),
+]
+
+
+class LeadIn(BaseModel):
+    """POST /api/leads. The owner is the authenticated caller: a ``user_id`` here is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_phone: PhoneText
+    customer_name: Name
+    type: LeadType
+    details: Annotated[str, StringConstraints(max_length=10000)] | None = None
+
+
+class LeadOut(BaseModel):
+    lead_id: UUID
+    conversation_id: UUID
+
+
+class WhatsAppSend(BaseModel):
+    """POST /api/whatsapp, as 003 writes it (``createLead``, ``customerName``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    to: PhoneText
+    message: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+    create_lead: bool = Field(default=False, alias="createLead")
+    customer_name: Name | None = Field(default=None, alias="customerName", validate_default=True)
+
+    @field_validator("customer_name")
+    @classmethod
+    def _name_needed_to_create_a_lead(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("create_lead"):
+            raise ValueError("customerName is required when createLead is true")
+        return value
+
+
+class WhatsAppSent(BaseModel):
+    """A sent message. ``recorded`` is false for a message to a number without a lead sent
+    without createLead: 003 sends it "without lead tracking", so nothing is stored and the ids
+    of the stored message, lead and conversation are null (docs/decisions.md D23)."""
+
+    message_id: UUID | None
+    wa_message_id: str
+    lead_id: UUID | None
+    conversation_id: UUID | None
+    lead_created: bool
+    recorded: bool = True
+
+
+class WebhookReceived(BaseModel):
+    """The answer to one WhatsApp notification: what was stored and applied, and what was not
+    understood (``ignored``, also logged). ``status`` is "ignored" for a body that is not a JSON
+    object."""
+
+    status: Literal["ok", "ignored"] = "ok"
+    messages: int = 0
+    duplicates: int = 0
+    leads_created: int = 0
+    statuses: int = 0
+    ignored: list[str] = Field(default_factory=list)

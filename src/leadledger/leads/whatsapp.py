@@ -210,10 +210,11 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
 
 
 class WhatsAppSendError(LeadledgerError):
-    """The Cloud API refused or could not be reached; nothing was sent (or it is unknown)."""
+    """The Cloud API refused or could not be reached; nothing was sent (or it is unknown).
+    ``status_code`` is the Cloud API's HTTP status (None when it did not answer)."""
 
     def __init__(self, message: str, *, status_code: int | None = None, details: Any = None) -> None:
-        super().__init__(message, error_code=str(status_code) if status_code else None)
+        super().__init__(message, error_code="whatsapp_send_failed")
         self.status_code = status_code
         self.details = details
 
