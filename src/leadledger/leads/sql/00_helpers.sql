@@ -92,7 +92,8 @@ $$;
 -- lead_field_problem: the first bad field of a lead as "field: what is wrong" (NULL when all are
 -- fine); the create functions raise it as 22023 with their own path in front.
 CREATE OR REPLACE FUNCTION leadledger.lead_field_problem(
-    p_phone text, p_name text, p_lead_type text, p_lead_status text, p_conversation_status text
+    p_phone text, p_name text, p_lead_type text, p_lead_status text, p_conversation_status text,
+    p_details text DEFAULT NULL
 )
 RETURNS text
 LANGUAGE sql
@@ -103,7 +104,7 @@ AS $$
         WHEN p_phone IS NULL OR btrim(p_phone) = '' THEN 'customer_phone: is required'
         WHEN leadledger.lead_normalize_phone(p_phone) IS NULL
             THEN format('customer_phone: must be an E.164 number like +15125550100, got %s', quote_literal(p_phone))
-        WHEN length(p_name) > 200 THEN 'customer_name: must be at most 200 characters'
+        WHEN length(btrim(p_name)) > 200 THEN 'customer_name: must be at most 200 characters'
         WHEN p_lead_type IS NULL THEN 'lead_type: is required'
         WHEN p_lead_type NOT IN ('inquiry', 'quote', 'booking', 'order', 'support', 'complaint', 'other')
             THEN format('lead_type: must be one of inquiry, quote, booking, order, support, complaint, other, got %s',
@@ -116,5 +117,6 @@ AS $$
         WHEN p_conversation_status NOT IN ('active', 'waiting', 'closed', 'archived')
             THEN format('conversation_status: must be one of active, waiting, closed, archived, got %s',
                         quote_literal(p_conversation_status))
+        WHEN length(p_details) > 10000 THEN 'details: must be at most 10000 characters'
     END
 $$;

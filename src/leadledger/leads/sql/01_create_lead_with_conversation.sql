@@ -35,7 +35,7 @@ DECLARE
 BEGIN
     PERFORM leadledger.lead_assert_tenant(p_user_id);
     v_problem := leadledger.lead_field_problem(
-        p_customer_phone, p_customer_name, p_lead_type, p_lead_status, p_conversation_status);
+        p_customer_phone, p_customer_name, p_lead_type, p_lead_status, p_conversation_status, p_details);
     IF v_problem IS NOT NULL THEN
         PERFORM leadledger.invalid_parameter('p_' || split_part(v_problem, ':', 1),
                                              btrim(substr(v_problem, position(':' IN v_problem) + 1)));

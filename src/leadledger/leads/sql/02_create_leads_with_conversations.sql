@@ -45,7 +45,8 @@ BEGIN
                 leadledger.lead_field_problem(it.e ->> 'customer_phone', it.e ->> 'customer_name',
                                               coalesce(it.e ->> 'lead_type', it.e ->> 'type'),
                                               coalesce(it.e ->> 'lead_status', 'new'),
-                                              coalesce(it.e ->> 'conversation_status', 'active')),
+                                              coalesce(it.e ->> 'conversation_status', 'active'),
+                                              it.e ->> 'details'),
                 CASE WHEN count(*) OVER (PARTITION BY it.phone) > 1
                      THEN 'customer_phone: ' || it.phone || ' appears more than once in this import' END,
                 CASE WHEN EXISTS (SELECT 1 FROM public.leads l
