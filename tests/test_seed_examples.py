@@ -28,12 +28,11 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from leadledger.api import create_app
-from leadledger.api.auth import new_api_key
 from leadledger.db import Database
-from leadledger.leads.client import LeadsClient
 from leadledger.leads.fake_whatsapp import FakeWhatsAppServer
 from tests.conftest import make_settings
 from tests.helpers import call_sql, fetch_sql, one, rows, value
+from tests.tenants import new_member
 
 Conn = psycopg.Connection[Any]
 
@@ -525,10 +524,8 @@ def test_003_rollback_example(pg: Conn, user_id: str) -> None:
 
 @pytest.fixture
 def api(db_url: str, database: Database) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    client = LeadsClient(database)
-    user = client.create_user("owner@example.com", "Owner")
-    key, digest = new_api_key()
-    client.create_api_key(user.user_id, digest)
+    user = new_member(database, "owner@example.com", "Owner")
+    key = user.key
     with FakeWhatsAppServer(token="wa-token") as fake:
         settings = make_settings(
             db_url,

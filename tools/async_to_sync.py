@@ -48,6 +48,7 @@ NAMES: dict[str, str] = {
     "AsyncConnectionPool": "ConnectionPool",
     "AsyncDatabase": "Database",
     "AsyncEtlClient": "EtlClient",
+    "AsyncOrgsClient": "OrgsClient",
     "AsyncIterator": "Iterator",
     "AsyncLeadsClient": "LeadsClient",
     "AsyncRetrying": "Retrying",

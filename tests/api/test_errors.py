@@ -19,7 +19,6 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from leadledger.api import create_app
-from leadledger.api.auth import new_api_key
 from leadledger.api.errors import RULES, ErrorRule
 from leadledger.api.pagination import KeysetPosition, OffsetPosition, encode_cursor
 from leadledger.db import Database
@@ -27,6 +26,7 @@ from leadledger.leads.client import LeadsClient
 from leadledger.leads.fake_whatsapp import FakeWhatsAppServer, message_payload
 from leadledger.leads.whatsapp import sign
 from tests.conftest import make_settings
+from tests.tenants import new_member
 
 APP_SECRET = "test-app-secret"
 JWT_SECRET = "test-jwt-secret-of-at-least-32-bytes!"
@@ -85,11 +85,9 @@ class Env:
 
 @pytest.fixture
 def env(db_url: str, database: Database) -> Iterator[Env]:
-    client = LeadsClient(database)
-    user = client.create_user(f"errors-{uuid4().hex[:6]}@example.com", "Errors")
-    key, digest = new_api_key()
-    client.create_api_key(user.user_id, digest)
-    client.link_whatsapp_number(user.user_id, PHONE_NUMBER_ID)
+    user = new_member(database, f"errors-{uuid4().hex[:6]}@example.com", "Errors")
+    key = user.key
+    LeadsClient(database).link_whatsapp_number(user.user_id, PHONE_NUMBER_ID)
     with FakeWhatsAppServer(token="wa-token") as fake:
         settings = make_settings(
             db_url,
@@ -105,7 +103,12 @@ def env(db_url: str, database: Database) -> Iterator[Env]:
 
 
 def jwt_for(user_id: UUID) -> str:
-    claims = {"sub": str(user_id), "aud": "authenticated", "exp": int(time.time()) + 600}
+    claims = {
+        "sub": str(user_id),
+        "organization_id": str(uuid4()),
+        "aud": "authenticated",
+        "exp": int(time.time()) + 600,
+    }
     return jwt.encode(claims, JWT_SECRET, algorithm="HS256")
 
 
@@ -329,10 +332,8 @@ def test_every_503_rule_has_a_retry_after() -> None:
 
 
 def test_unconfigured_whatsapp_is_503_with_retry_after(db_url: str, database: Database) -> None:
-    leads = LeadsClient(database)
-    user = leads.create_user("unconfigured@example.com")
-    key, digest = new_api_key()
-    leads.create_api_key(user.user_id, digest)
+    user = new_member(database, "unconfigured@example.com")
+    key = user.key
     with TestClient(create_app(make_settings(db_url), database_url=db_url)) as api:
         send = api.post(
             "/api/whatsapp",

@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadledger.api import create_app
-from leadledger.api.auth import new_api_key
 from leadledger.api.pagination import (
     InvalidCursorError,
     KeysetPosition,
@@ -24,16 +23,14 @@ from leadledger.api.pagination import (
 )
 from leadledger.campaigns.importer import sample_dataset
 from leadledger.db import Database
-from leadledger.leads.client import LeadsClient
 from tests.conftest import make_settings
+from tests.tenants import new_member
 
 
 @pytest.fixture
 def api(db_url: str, database: Database) -> Iterator[tuple[TestClient, UUID]]:
-    leads = LeadsClient(database)
-    user = leads.create_user(f"pages-{uuid4().hex[:6]}@example.com", "Pages")
-    key, digest = new_api_key()
-    leads.create_api_key(user.user_id, digest)
+    user = new_member(database, f"pages-{uuid4().hex[:6]}@example.com", "Pages")
+    key = user.key
     with TestClient(create_app(make_settings(db_url), database_url=db_url)) as client:
         client.headers["X-API-Key"] = key
         yield client, user.user_id

@@ -13,21 +13,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadledger.api import create_app
-from leadledger.api.auth import new_api_key
 from leadledger.campaigns.importer import sample_dataset
 from leadledger.db import Database
-from leadledger.leads.client import LeadsClient
 from tests.conftest import make_settings
 from tests.helpers import scalar
+from tests.tenants import new_member
 
 
 @pytest.fixture
 def user_key(database: Database) -> tuple[str, str]:
     """A user and an API key of theirs: (user id, key)."""
-    leads = LeadsClient(database)
-    user = leads.create_user(f"ops-{uuid4().hex[:6]}@example.com", "Ops")
-    key, digest = new_api_key()
-    leads.create_api_key(user.user_id, digest)
+    user = new_member(database, f"ops-{uuid4().hex[:6]}@example.com", "Ops")
+    key = user.key
     return str(user.user_id), key
 
 

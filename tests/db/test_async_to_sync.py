@@ -20,6 +20,7 @@ from leadledger.db.calls import AsyncCaller, SyncCaller
 from leadledger.etl.client import AsyncEtlClient, EtlClient
 from leadledger.etl.models import EtlState
 from leadledger.leads.client import AsyncLeadsClient, LeadsClient
+from leadledger.orgs.client import AsyncOrgsClient, OrgsClient
 
 
 def _load_tool() -> ModuleType:
@@ -38,6 +39,7 @@ PAIRS: list[tuple[type, type]] = [
     (AsyncDatabase, Database),
     (AsyncCaller, SyncCaller),
     (AsyncCampaignsClient, CampaignsClient),
+    (AsyncOrgsClient, OrgsClient),
     (AsyncLeadsClient, LeadsClient),
     (AsyncEtlClient, EtlClient),
 ]
@@ -271,10 +273,13 @@ def key_hash(key: str) -> str:
 
 def test_sync_leads_client_has_the_methods_once_only_async(database: Database) -> None:
     client = LeadsClient(database)
-    user = client.create_user("sync-owner@example.com", "Owner").user_id
-    client.create_api_key(user, key_hash("llk_sync"))
-    assert client.authenticate_api_key(key_hash("llk_sync")) == user
-    assert client.authenticate_api_key(key_hash("llk_other")) is None
+    orgs = OrgsClient(database)
+    user = orgs.create_user("sync-owner@example.com", "Owner").user_id
+    orgs.create_api_key(user, key_hash("llk_sync"))
+    found = orgs.authenticate_api_key(key_hash("llk_sync"))
+    assert found is not None
+    assert found.user_id == user
+    assert orgs.authenticate_api_key(key_hash("llk_other")) is None
     client.link_whatsapp_number(user, "106540352242001")
     assert client.whatsapp_number_owner("106540352242001") == user
     sent = client.record_whatsapp_outgoing(
@@ -286,7 +291,7 @@ def test_sync_leads_client_has_the_methods_once_only_async(database: Database) -
 @pytest.mark.anyio
 async def test_async_clients_have_the_methods_once_only_sync(async_database: AsyncDatabase) -> None:
     client = AsyncLeadsClient(async_database)
-    user = (await client.create_user("async-owner@example.com")).user_id
+    user = (await AsyncOrgsClient(async_database).create_user("async-owner@example.com")).user_id
     linked = await client.link_whatsapp_number(user, "106540352242002", "+1 555")
     assert linked["success"]
     assert await client.whatsapp_number_owner("106540352242002") == user

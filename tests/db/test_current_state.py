@@ -110,7 +110,7 @@ def test_every_function_view_and_trigger_is_defined_by_a_current_file(conn: psyc
         (str(s), str(n))
         for s, n in conn.execute(
             """SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                WHERE n.nspname IN ('public', 'leadledger', 'etl_api')"""
+                WHERE n.nspname IN ('public', 'leadledger', 'leadledger_rls', 'etl_api')"""
         ).fetchall()
     }
     assert functions - set(defined["function"]) - VERSIONED_FUNCTIONS == set()
@@ -130,6 +130,14 @@ def test_every_function_view_and_trigger_is_defined_by_a_current_file(conn: psyc
         ).fetchall()
     }
     assert {(n, t if "." in t else f"public.{t}") for n, t in triggers} == set(defined["trigger"])
+    policies = {
+        (str(n), str(t))
+        for n, t in conn.execute(
+            "SELECT polname, polrelid::regclass::text FROM pg_policy"
+            " WHERE polname <> 'leadledger_service_reads'"
+        ).fetchall()
+    }  # leadledger_service_reads comes with each table (secure_table, versioned)
+    assert {(n, t if "." in t else f"public.{t}") for n, t in policies} == set(defined["policy"])
 
 
 def test_no_function_has_two_overloads(conn: psycopg.Connection[Any]) -> None:
@@ -150,11 +158,16 @@ def test_current_files_follow_the_rules() -> None:
         text = re.sub(r"--[^\n]*", "", f.sql)
         for statement in re.findall(r"^\s*CREATE\s+[^\n]*", text, re.M):
             assert re.match(
-                r"\s*CREATE\s+(OR\s+REPLACE\s+(FUNCTION|VIEW|TRIGGER)|CONSTRAINT\s+TRIGGER)\s",
+                r"\s*CREATE\s+(OR\s+REPLACE\s+(FUNCTION|VIEW|TRIGGER)|CONSTRAINT\s+TRIGGER|POLICY)\s",
                 statement,
                 re.I,
-            ), f"{f.path}: only functions, views and triggers, created idempotently: {statement.strip()}"
+            ), f"{f.path}: only functions, views, triggers and policies, idempotently: {statement.strip()}"
         assert not re.search(r"^\s*(BEGIN|COMMIT|ROLLBACK)\s*;", text, re.I | re.M), f.path
+        for kind, name, table in re.findall(
+            r"^CREATE\s+(POLICY|CONSTRAINT\s+TRIGGER)\s+(\w+).*?\bON\s+(\S+)", text, re.I | re.M | re.S
+        ):
+            word = "POLICY" if kind.upper() == "POLICY" else "TRIGGER"
+            assert f"DROP {word} IF EXISTS {name} ON {table};" in text, f"{f.path}: {name} is not idempotent"
         if f.path != "db/sql/00_envelope.sql":  # raise_error and invalid_parameter themselves
             assert not re.search(r"\bRAISE\s+EXCEPTION\b", text, re.I), (
                 f"{f.path}: raise errors with leadledger.raise_error (the envelope recognises its marker)"

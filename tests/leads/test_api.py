@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from leadledger.api import create_app
-from leadledger.api.auth import new_api_key
 from leadledger.db import Database
 from leadledger.leads.client import LeadsClient
 from leadledger.leads.fake_whatsapp import FakeWhatsAppServer, message_payload, status_payload
 from leadledger.leads.whatsapp import sign
 from tests.conftest import make_settings
 from tests.helpers import scalar, sleep_trigger_sql
+from tests.tenants import new_member
 
 APP_SECRET = "test-app-secret"
 JWT_SECRET = "test-jwt-secret-of-at-least-32-bytes!"
@@ -40,6 +40,7 @@ class Env:
     user_id: UUID
     key: str
     fake: FakeWhatsAppServer
+    organization_id: UUID
 
     @property
     def auth(self) -> dict[str, str]:
@@ -64,11 +65,9 @@ def counts(conn: psycopg.Connection[Any]) -> tuple[int, int, int]:
 
 @pytest.fixture
 def env(db_url: str, database: Database) -> Iterator[Env]:
-    client = LeadsClient(database)
-    user = client.create_user(f"owner-{uuid4().hex[:6]}@example.com", "Owner")
-    key, digest = new_api_key()
-    client.create_api_key(user.user_id, digest)
-    client.link_whatsapp_number(user.user_id, PHONE_NUMBER_ID)
+    user = new_member(database, f"owner-{uuid4().hex[:6]}@example.com", "Owner")
+    key = user.key
+    LeadsClient(database).link_whatsapp_number(user.user_id, PHONE_NUMBER_ID)
     with FakeWhatsAppServer(token="wa-token") as fake:
         settings = make_settings(
             db_url,
@@ -80,12 +79,13 @@ def env(db_url: str, database: Database) -> Iterator[Env]:
             whatsapp_access_token=SecretStr("wa-token"),
         )
         with TestClient(create_app(settings, database_url=db_url)) as api:
-            yield Env(api, user.user_id, key, fake)
+            yield Env(api, user.user_id, key, fake, user.organization_id)
 
 
-def token_for(user_id: UUID, **claims: Any) -> str:
+def token_for(user_id: UUID, organization_id: UUID | None = None, **claims: Any) -> str:
     payload = {
         "sub": str(user_id),
+        "organization_id": str(organization_id or uuid4()),
         "aud": "authenticated",
         "role": "authenticated",
         "exp": int(time.time()) + 600,
@@ -190,10 +190,12 @@ def test_authentication(env: Env, db_url: str) -> None:
     bearer_key = env.api.get("/api/leads", headers={"Authorization": f"Bearer {env.key}"})
     assert bearer_key.status_code == 200
     with_jwt = env.api.post(
-        "/api/leads", json=body, headers={"Authorization": f"Bearer {token_for(env.user_id)}"}
+        "/api/leads",
+        json=body,
+        headers={"Authorization": f"Bearer {token_for(env.user_id, env.organization_id)}"},
     )
     assert with_jwt.status_code == 201
-    expired = token_for(env.user_id, exp=int(time.time()) - 10)
+    expired = token_for(env.user_id, env.organization_id, exp=int(time.time()) - 10)
     assert env.api.get("/api/leads", headers={"Authorization": f"Bearer {expired}"}).status_code == 401
     forged = jwt.encode(
         {"sub": str(env.user_id), "aud": "authenticated", "exp": int(time.time()) + 60},
@@ -201,11 +203,13 @@ def test_authentication(env: Env, db_url: str) -> None:
         algorithm="HS256",
     )
     assert env.api.get("/api/leads", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
-    stranger = token_for(uuid4())
+    stranger = token_for(uuid4())  # a user who is not a member of the organization the token names
     assert (
         env.api.post("/api/leads", json=body, headers={"Authorization": f"Bearer {stranger}"}).status_code
-        == 404
+        == 401
     )
+    outsider = token_for(env.user_id, uuid4())  # a real user, an organization he is not in
+    assert env.api.get("/api/leads", headers={"Authorization": f"Bearer {outsider}"}).status_code == 401
 
 
 def test_pagination_filters_soft_delete_and_restore(env: Env) -> None:

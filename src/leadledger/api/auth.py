@@ -1,19 +1,24 @@
-"""Who is calling: an API key (``X-API-Key``, or ``Authorization: Bearer <key>``) or a
-Supabase-compatible JWT (``Authorization: Bearer <jwt>``, HS256 with ``LEADLEDGER_JWT_SECRET``,
-``sub`` the user id). The user id always comes from here, never from a request body."""
+"""Who is calling, and for which organization: an API key (``X-API-Key``, or ``Authorization:
+Bearer <key>``), which acts for its user within its one organization, or a Supabase-compatible JWT
+(``Authorization: Bearer <jwt>``, HS256 with ``LEADLEDGER_JWT_SECRET``, ``sub`` the user id), which
+names its organization in the ``organization_id`` claim (or ``app_metadata.organization_id``, as
+a Supabase custom access token hook sets it) and whose user must be a member of it. The user and
+the organization always come from here, never from a request body (docs/decisions.md D48)."""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import secrets
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import jwt
 from fastapi import Depends, Header, HTTPException, status
 
-from leadledger.api.deps import LeadsClientDep, SettingsDep
+from leadledger.api.deps import OrgsClientDep, SettingsDep
+from leadledger.orgs.models import Role
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +43,31 @@ def _unauthorized(reason: str) -> HTTPException:
     )
 
 
-async def current_user(
-    leads: LeadsClientDep,
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller: a user acting within one organization, with his role there."""
+
+    user_id: UUID
+    organization_id: UUID
+    role: Role
+    via: Literal["api_key", "jwt"]
+    api_key_id: UUID | None = None
+
+    def require(self, role: Role) -> None:
+        """403 unless the caller holds at least ``role`` in his organization."""
+        if not self.role.at_least(role):
+            raise HTTPException(
+                status_code=status.HTTP_403_FORBIDDEN,
+                detail=f"only {'an owner' if role is Role.OWNER else 'an admin or owner'} may do this",
+            )
+
+
+async def current_caller(
+    orgs: OrgsClientDep,
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> UUID:
+) -> Caller:
     token = x_api_key
     if token is None and authorization:
         scheme, _, credentials = authorization.partition(" ")
@@ -53,22 +77,28 @@ async def current_user(
     if not token:
         raise _unauthorized("authentication required: an API key or a bearer JWT")
     if token.count(".") == 2 and not token.startswith(API_KEY_PREFIX):
-        return _user_from_jwt(
+        user_id, organization_id = _claims_of(
             token,
             settings.jwt_secret.get_secret_value() if settings.jwt_secret else None,
             settings.jwt_audience,
         )
-    user_id = await leads.authenticate_api_key(hash_api_key(token))
-    if user_id is None:
+        memberships = await orgs.list_organizations(user_id)
+        role = next((m.role for m in memberships if m.organization_id == organization_id), None)
+        if role is None:
+            raise _unauthorized("the token's user is not a member of the token's organization")
+        return Caller(user_id, organization_id, role, "jwt")
+    found = await orgs.authenticate_api_key(hash_api_key(token))
+    if found is None:
         raise _unauthorized("unknown or revoked API key")
-    return user_id
+    return Caller(found.user_id, found.organization_id, found.role, "api_key", found.api_key_id)
 
 
-def _user_from_jwt(token: str, secret: str | None, audience: str | None) -> UUID:
+def _claims_of(token: str, secret: str | None, audience: str | None) -> tuple[UUID, UUID]:
+    """(user, organization) of a valid token; 401 for anything else."""
     if not secret:
         raise _unauthorized("JWT authentication is not configured (LEADLEDGER_JWT_SECRET)")
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
@@ -78,9 +108,34 @@ def _user_from_jwt(token: str, secret: str | None, audience: str | None) -> UUID
     except jwt.PyJWTError as exc:
         raise _unauthorized(f"invalid token: {exc}") from None
     try:
-        return UUID(str(claims["sub"]))
+        user_id = UUID(str(claims["sub"]))
     except ValueError:
         raise _unauthorized("invalid token: sub is not a user id") from None
+    metadata = claims.get("app_metadata")
+    organization = claims.get("organization_id") or (
+        metadata.get("organization_id") if isinstance(metadata, dict) else None
+    )
+    if organization is None:
+        raise _unauthorized("invalid token: no organization_id claim (nor app_metadata.organization_id)")
+    try:
+        return user_id, UUID(str(organization))
+    except ValueError:
+        raise _unauthorized("invalid token: organization_id is not an organization id") from None
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_user(caller: CurrentCaller) -> UUID:
+    """The caller's user id (routes that need the organization take :data:`CurrentCaller`)."""
+    return caller.user_id
+
+
+async def admin_caller(caller: CurrentCaller) -> Caller:
+    """The caller, when he is an admin or owner of his organization (403 otherwise)."""
+    caller.require(Role.ADMIN)
+    return caller
 
 
 CurrentUser = Annotated[UUID, Depends(current_user)]
+AdminCaller = Annotated[Caller, Depends(admin_caller)]

@@ -11,6 +11,7 @@ from leadledger.campaigns.client import AsyncCampaignsClient
 from leadledger.db import AsyncDatabase, Settings
 from leadledger.leads.client import AsyncLeadsClient
 from leadledger.leads.service import WhatsAppService
+from leadledger.orgs.client import AsyncOrgsClient
 
 
 def get_db(request: Request) -> AsyncDatabase:
@@ -35,8 +36,13 @@ def get_leads_client(db: DatabaseDep) -> AsyncLeadsClient:
     return AsyncLeadsClient(db)
 
 
+def get_orgs_client(db: DatabaseDep) -> AsyncOrgsClient:
+    return AsyncOrgsClient(db)
+
+
 CampaignsClientDep = Annotated[AsyncCampaignsClient, Depends(get_campaigns_client)]
 LeadsClientDep = Annotated[AsyncLeadsClient, Depends(get_leads_client)]
+OrgsClientDep = Annotated[AsyncOrgsClient, Depends(get_orgs_client)]
 
 
 def get_whatsapp_service(leads: LeadsClientDep, settings: SettingsDep) -> WhatsAppService:

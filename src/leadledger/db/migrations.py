@@ -56,6 +56,7 @@ logger = logging.getLogger(__name__)
 #: is the order in which the packages' current-state files are applied (core helpers first).
 MIGRATION_PACKAGES: tuple[str, ...] = (
     "leadledger.db",
+    "leadledger.orgs",
     "leadledger.campaigns",
     "leadledger.leads",
     "leadledger.etl",
@@ -239,12 +240,15 @@ _DEFINES = {
         r"([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b",
         re.I | re.M | re.S,
     ),
+    "policy": re.compile(
+        r"^CREATE\s+POLICY\s+([a-z_][a-z0-9_]*)\s+ON\s+([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*)\b", re.I | re.M
+    ),
 }
 
 
 def defined_objects(files: Sequence[CurrentFile]) -> dict[str, list[tuple[str, str]]]:
-    """``{"function": [(schema, name)], "view": [(schema, name)], "trigger": [(name, table)]}``
-    of the given current-state files, in file order."""
+    """``{"function": [(schema, name)], "view": [(schema, name)], "trigger": [(name, table)],
+    "policy": [(name, table)]}`` of the given current-state files, in file order."""
     out: dict[str, list[tuple[str, str]]] = {kind: [] for kind in _DEFINES}
     for f in files:
         for kind, pattern in _DEFINES.items():
@@ -471,12 +475,18 @@ class MigrationRunner:
             ) from exc
 
     def _remove_current(self) -> None:
-        """Drop everything the current-state files define (triggers, views, then functions, no
+        """Drop everything the current-state files define (policies, triggers, views, then functions, no
         CASCADE: anything else that depends on them makes this fail loudly), in one transaction."""
         logger.info("removing the current state")
         objects = defined_objects(self.current)
         try:
             with self.conn.transaction():
+                for name, table in objects["policy"]:
+                    self.conn.execute(
+                        sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(
+                            sql.Identifier(name), sql.Identifier(*table.split("."))
+                        )
+                    )
                 for name, table in objects["trigger"]:
                     self.conn.execute(
                         sql.SQL("DROP TRIGGER IF EXISTS {} ON {}").format(

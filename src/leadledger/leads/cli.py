@@ -18,6 +18,7 @@ from leadledger.db.errors import ConfigurationError, ValidationError
 from leadledger.leads.client import LeadsClient
 from leadledger.leads.models import LeadStatus
 from leadledger.leads.phones import InvalidPhoneNumber, to_e164
+from leadledger.orgs.client import OrgsClient
 
 users_app = typer.Typer(help="Users (owners of leads) and their API keys.", no_args_is_help=True)
 leads_app = typer.Typer(help="Leads and conversations: import and list.", no_args_is_help=True)
@@ -36,9 +37,9 @@ def create_user(
     """Create a user and an API key for it (the key is shown once)."""
     key, digest = new_api_key()
     with open_database() as db:
-        client = LeadsClient(db)
-        user = client.create_user(email, name)
-        client.create_api_key(user.user_id, digest)
+        orgs = OrgsClient(db)
+        user = orgs.create_user(email, name)
+        orgs.create_api_key(user.user_id, digest)
     console.print(f"user [bold]{user.user_id}[/] ({user.email})")
     console.print(f"API key (shown once, send it as X-API-Key): [bold]{key}[/]")
 
@@ -52,7 +53,7 @@ def create_key(
     """Create another API key for a user."""
     key, digest = new_api_key()
     with open_database() as db:
-        LeadsClient(db).create_api_key(user, digest, name)
+        OrgsClient(db).create_api_key(user, digest, name)
     print(key)
 
 

@@ -1,5 +1,5 @@
-"""The leads domain's client: owners and API keys, leads and conversations, WhatsApp messages
-and numbers. Each method is one stored-function call, built by
+"""The leads domain's client: leads and conversations, WhatsApp messages and numbers (users
+and API keys: :mod:`leadledger.orgs.client`). Each method is one stored-function call, built by
 :class:`~leadledger.leads.client_calls.Calls`.
 """
 
@@ -13,7 +13,6 @@ from uuid import UUID
 from leadledger.db.calls import AsyncCaller
 from leadledger.leads.client_calls import Calls
 from leadledger.leads.models import (
-    ApiKeyCreated,
     BulkResult,
     LeadCreated,
     LeadDeleted,
@@ -24,23 +23,11 @@ from leadledger.leads.models import (
     MessageRecorded,
     OutgoingRecorded,
     StatusApplied,
-    UserCreated,
 )
 
 
 class AsyncLeadsClient(AsyncCaller):
     """The leads domain over the given :class:`~leadledger.db.AsyncDatabase`."""
-
-    async def create_user(self, email: str, name: str | None = None) -> UserCreated:
-        return await self._run(Calls.create_user(email, name))
-
-    async def create_api_key(self, user_id: UUID, key_hash: str, name: str = "default") -> ApiKeyCreated:
-        return await self._run(Calls.create_api_key(user_id, key_hash, name))
-
-    async def authenticate_api_key(self, key_hash: str) -> UUID | None:
-        """The owner of the API key with this hash, or None."""
-        rows = await self._run(Calls.authenticate_api_key(key_hash))
-        return rows[0].user_id if rows else None
 
     async def link_whatsapp_number(
         self, user_id: UUID, phone_number_id: str, display_phone: str | None = None

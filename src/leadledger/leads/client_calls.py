@@ -14,8 +14,6 @@ from pydantic import TypeAdapter
 
 from leadledger.db.calls import BATCH_STATEMENT_TIMEOUT, Call
 from leadledger.leads.models import (
-    ApiKeyCreated,
-    Authenticated,
     BulkResult,
     FoundLead,
     LeadCreated,
@@ -28,7 +26,6 @@ from leadledger.leads.models import (
     OutgoingRecorded,
     OwnerRow,
     StatusApplied,
-    UserCreated,
 )
 
 #: Attempts for the bulk import and webhook writes (idempotent or all-or-nothing, so safe).
@@ -175,22 +172,6 @@ class Calls:
             _a(list[LeadSummary]),
             rows=True,
         )
-
-    @staticmethod
-    def create_user(email: str, name: str | None = None) -> Call[UserCreated]:
-        return Call("create_app_user", {"p_email": email, "p_name": name}, _a(UserCreated))
-
-    @staticmethod
-    def create_api_key(user_id: UUID, key_hash: str, name: str = "default") -> Call[ApiKeyCreated]:
-        return Call(
-            "create_api_key",
-            {"p_user_id": user_id, "p_key_hash": key_hash, "p_name": name},
-            _a(ApiKeyCreated),
-        )
-
-    @staticmethod
-    def authenticate_api_key(key_hash: str) -> Call[list[Authenticated]]:
-        return Call("authenticate_api_key", {"p_key_hash": key_hash}, _a(list[Authenticated]), rows=True)
 
     @staticmethod
     def link_whatsapp_number(

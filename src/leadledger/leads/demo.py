@@ -19,6 +19,7 @@ from leadledger.db import Database, Settings
 from leadledger.leads.client import LeadsClient
 from leadledger.leads.fake_whatsapp import FakeWhatsAppServer, message_payload, status_payload
 from leadledger.leads.whatsapp import sign
+from leadledger.orgs.client import OrgsClient
 
 APP_SECRET = "demo-app-secret"  # noqa: S105 - the demo's own fake app
 
@@ -26,9 +27,9 @@ APP_SECRET = "demo-app-secret"  # noqa: S105 - the demo's own fake app
 def run(db: Database, settings: Settings, console: Console) -> None:
     console.rule("leads: a WhatsApp conversation")
     client = LeadsClient(db)
-    owner = client.create_user(f"demo-{secrets.token_hex(3)}@smileclinic.example", "Smile Clinic")
+    owner = OrgsClient(db).create_user(f"demo-{secrets.token_hex(3)}@smileclinic.example", "Smile Clinic")
     key, digest = new_api_key()
-    client.create_api_key(owner.user_id, digest, "demo")
+    OrgsClient(db).create_api_key(owner.user_id, digest, "demo")
     # A fresh business number each run, so the demo can run again on the same database.
     phone_number_id = str(10**11 + secrets.randbelow(9 * 10**11))
     client.link_whatsapp_number(owner.user_id, phone_number_id, "+1 555 078 3881")

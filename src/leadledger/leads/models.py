@@ -138,21 +138,6 @@ class LeadDeleted(_Result):
     conversations: int
 
 
-class UserCreated(_Result):
-    user_id: UUID
-    email: str
-
-
-class ApiKeyCreated(_Result):
-    api_key_id: UUID
-    user_id: UUID
-
-
-class Authenticated(_Result):
-    user_id: UUID
-    api_key_id: UUID
-
-
 class FoundLead(_Result):
     lead_id: UUID
     customer_name: str | None

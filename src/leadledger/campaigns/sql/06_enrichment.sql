@@ -6,17 +6,6 @@
 -- 6. Enrichment: update_enrichment_batch, save_facebook_enrichment, save_linkedin_enrichment
 -- ---------------------------------------------------------------------------------------------
 
--- gmaps_to_uuid: the UUID in p_text, or NULL when it is not one (never raises).
-CREATE OR REPLACE FUNCTION leadledger.gmaps_to_uuid(p_text text)
-RETURNS uuid
-LANGUAGE sql
-IMMUTABLE
-PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN p_text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN p_text::uuid END
-$$;
-
 -- gmaps_enrichment_items: the items of an enrichment batch, normalised, each with its problem
 -- ("field: what is wrong", or NULL when it can be applied). Facebook items: business_id,
 -- campaign_id, facebook_url (or profile_url), page_name, primary_email, emails, phone_numbers,
@@ -34,7 +23,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     WITH items AS (
         SELECT (i.o - 1)::integer AS idx, i.e,
-               leadledger.gmaps_to_uuid(i.e ->> 'business_id') AS business_id,
+               leadledger.uuid_or_null(i.e ->> 'business_id') AS business_id,
                CASE
                    WHEN jsonb_typeof(i.e) <> 'object' THEN 'must be a JSON object'
                    WHEN NOT coalesce(leadledger.json_type_matches(i.e -> 'business_id', 'uuid'), false)

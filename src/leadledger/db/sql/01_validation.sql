@@ -109,3 +109,16 @@ $$;
 GRANT EXECUTE ON FUNCTION leadledger.json_type_matches(jsonb, text) TO leadledger_service;
 GRANT EXECUTE ON FUNCTION leadledger.validate_object(jsonb, text, jsonb) TO leadledger_service;
 GRANT EXECUTE ON FUNCTION leadledger.require_array(jsonb, text, integer) TO leadledger_service;
+
+-- uuid_or_null: the UUID in p_text, or NULL when it is not one (never raises): for reading ids
+-- out of JSON and JWT claims before deciding what to say about them.
+CREATE OR REPLACE FUNCTION leadledger.uuid_or_null(p_text text)
+RETURNS uuid
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN p_text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN p_text::uuid END
+$$;
+GRANT EXECUTE ON FUNCTION leadledger.uuid_or_null(text) TO leadledger_service;
