@@ -155,3 +155,18 @@ async def async_database(db_url: str, settings: Settings) -> AsyncIterator[Async
     await db.open()
     yield db
     await db.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The cross-tenant tally of the run (tests/tenants.py: LEDGER): attempts and leaks."""
+    from tests.tenants import LEDGER
+
+    if not LEDGER.attempts:
+        return
+    total = sum(LEDGER.attempts.values())
+    leaks = sum(len(v) for v in LEDGER.leaks.values())
+    per = ", ".join(f"{surface} {n}" for surface, n in sorted(LEDGER.attempts.items()))
+    terminalreporter.write_line(f"cross-tenant attempts: {total} ({per}); leaks: {leaks}")
+    for surface, items in sorted(LEDGER.leaks.items()):
+        for item in items:
+            terminalreporter.write_line(f"  LEAK {surface}: {item}")

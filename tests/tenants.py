@@ -40,3 +40,26 @@ def new_member(
     key, digest = new_api_key()
     orgs.create_api_key(user.user_id, digest, organization_id=user.organization_id)
     return Member(user.user_id, user.organization_id, user.role, key, user.email)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-tenant probes: every test that tries to reach another organization's data counts its
+# attempts here, and how many of them got through (must be 0); the totals are printed at the end
+# of the run (tests/conftest.py: pytest_terminal_summary) for the issue's report.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CrossTenantLedger:
+    attempts: dict[str, int]
+    leaks: dict[str, list[str]]
+
+    def record(self, surface: str, what: str, leaked: bool) -> None:
+        """One attempt on ``surface`` (``http``, ``sql``, ``rls``, ...); ``what`` names it in a
+        leak report. Tests still assert on each attempt; this only counts."""
+        self.attempts[surface] = self.attempts.get(surface, 0) + 1
+        if leaked:
+            self.leaks.setdefault(surface, []).append(what)
+
+
+LEDGER = CrossTenantLedger({}, {})
