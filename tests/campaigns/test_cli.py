@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 
@@ -67,3 +68,35 @@ def test_cli_errors_are_one_line(db_url: str, conn: psycopg.Connection[Any], tmp
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: Campaign not found"
     assert scalar(conn, "SELECT count(*) FROM gmaps_campaigns") == 0
+
+
+def test_org_confines_every_command_to_one_organization(db_url: str, conn: psycopg.Connection[Any]) -> None:
+    """``--org ID``: the service acting in that organization only; without it, across them (and a
+    new campaign goes to the default organization)."""
+    a = str(scalar(conn, "SELECT (create_organization('A') ->> 'organization_id')"))
+    b = str(scalar(conn, "SELECT (create_organization('B') ->> 'organization_id')"))
+    default = str(scalar(conn, "SELECT id FROM organizations WHERE is_default"))
+
+    created = run("campaigns", "create", "--name", "A's", "--zip", "78701", "--org", a, url=db_url)
+    assert created.returncode == 0, created.stderr
+    in_a = created.stdout.strip().splitlines()[-1]
+    assert str(scalar(conn, "SELECT organization_id FROM gmaps_campaigns WHERE id = %s", in_a)) == a
+    anywhere = run("campaigns", "create", "--name", "Nobody's", "--zip", "78702", url=db_url)
+    in_default = anywhere.stdout.strip().splitlines()[-1]
+    assert (
+        str(scalar(conn, "SELECT organization_id FROM gmaps_campaigns WHERE id = %s", in_default)) == default
+    )
+
+    assert "A's" in run("campaigns", "list", "--org", a, url=db_url).stdout
+    assert "A's" not in run("campaigns", "list", "--org", b, url=db_url).stdout
+    assert {"A's", "Nobody's"} <= set(run("campaigns", "list", url=db_url).stdout.split())  # across them
+
+    before = scalar(conn, "SELECT md5(string_agg(c::text, '' ORDER BY id)) FROM gmaps_campaigns c")
+    for command in (("stats", in_a), ("transition", in_a, "running")):
+        refused = run("campaigns", *command, "--org", b, url=db_url)
+        assert refused.returncode == 2, refused.stdout
+        assert refused.stderr.strip() == "error: Campaign not found"
+    unknown = run("campaigns", "create", "--name", "x", "--zip", "78701", "--org", str(uuid4()), url=db_url)
+    assert unknown.stderr.strip() == "error: Organization not found"
+    assert scalar(conn, "SELECT md5(string_agg(c::text, '' ORDER BY id)) FROM gmaps_campaigns c") == before
+    assert run("campaigns", "transition", in_a, "running", "--org", a, url=db_url).returncode == 0

@@ -51,8 +51,14 @@ def test_apify_items_are_stored_field_by_field_with_the_item_kept_whole(pg: Conn
     }
 
     first = business(pg, business_id(pg, campaign, "ChIJa1"))
+    # The campaign's organization (the default one: the service named none).
+    assert first["organization_id"] == value(
+        pg, "SELECT organization_id FROM gmaps_campaigns WHERE id = %s", campaign
+    )
     assert {
-        k: first[k] for k in first if k not in ("id", "campaign_id", "raw_data", "created_at", "updated_at")
+        k: first[k]
+        for k in first
+        if k not in ("id", "campaign_id", "organization_id", "raw_data", "created_at", "updated_at")
     } == {
         "place_id": "ChIJa1",
         "zip_code": "78701",

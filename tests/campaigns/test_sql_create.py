@@ -44,6 +44,7 @@ def test_creates_the_campaign_and_one_coverage_row_per_zip(pg: Conn) -> None:
     assert result == {
         "success": True,
         "campaign_id": campaign_id,
+        "organization_id": ORG,  # 000 §1.1's organization_id: created when the service names a new one
         "zip_count": 3,
         "estimated_cost": Decimal("1.250001"),
         "message": "Campaign created with 3 ZIP codes",

@@ -1,4 +1,8 @@
-"""``leadledger campaigns ...``: create, import an Apify dataset, statistics, list, transition."""
+"""``leadledger campaigns ...``: create, import an Apify dataset, statistics, list, transition.
+
+The CLI is the service (docs/decisions.md D47). ``--org ID`` makes it act in that organization
+only (another organization's campaign is not found; ``list`` shows that organization's); without
+it, it acts across organizations, and ``create`` puts the campaign in the default organization."""
 
 from __future__ import annotations
 
@@ -24,6 +28,15 @@ from leadledger.cli_common import cli_errors, console, open_database
 
 app = typer.Typer(help="Google Maps campaigns: create, import, statistics.", no_args_is_help=True)
 
+#: ``--org ID``: the organization the command acts in (the service acts across them without it).
+OrgOption = Annotated[
+    UUID | None,
+    typer.Option(
+        "--org",
+        help="Act in this organization only (without it: across organizations; create: the default one).",
+    ),
+]
+
 
 @app.command("create")
 @cli_errors
@@ -34,6 +47,7 @@ def create(
     location: Annotated[str | None, typer.Option(help="Free-text location, e.g. 'Austin, TX'.")] = None,
     description: Annotated[str | None, typer.Option(help="Description.")] = None,
     cost_per_zip: Annotated[float, typer.Option(help="Estimated cost of scraping one ZIP, USD.")] = 0.0,
+    org: OrgOption = None,
 ) -> None:
     """Create a campaign with its ZIP coverage."""
     campaign = CampaignCreate(
@@ -44,8 +58,11 @@ def create(
         zip_codes=[ZipCodeTarget(zip_code=z, estimated_cost=Decimal(str(cost_per_zip))) for z in zip_codes],
     )
     with open_database() as db:
-        created = CampaignsClient(db).create_campaign(campaign)
-    console.print(f"created campaign [bold]{created.campaign_id}[/] with {created.zip_count} ZIP codes")
+        created = CampaignsClient(db).create_campaign(campaign, org)
+    console.print(
+        f"created campaign [bold]{created.campaign_id}[/] with {created.zip_count} ZIP codes"
+        f" in organization {created.organization_id}"
+    )
     print(created.campaign_id)
 
 
@@ -56,6 +73,7 @@ def import_file(
     campaign: Annotated[UUID, typer.Option("--campaign", help="Campaign id.")],
     zip_code: Annotated[str | None, typer.Option("--zip", help="Send every item under this ZIP.")] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=10000, help="Items per call.")] = 500,
+    org: OrgOption = None,
 ) -> None:
     """Import a dataset file into a campaign, in ZIP-grouped batches, with a progress bar."""
     items = load_dataset(file)
@@ -77,8 +95,9 @@ def import_file(
                 batch_size=batch_size,
                 zip_code=zip_code,
                 progress=lambda n: progress.advance(task, n),
+                organization_id=org,
             )
-        stats = client.update_statistics(campaign)
+        stats = client.update_statistics(campaign, org)
     console.print(
         f"{totals.total} items in {totals.batches} batches: {totals.inserted} new, "
         f"{totals.updated} updated, {totals.skipped} skipped"
@@ -88,12 +107,12 @@ def import_file(
 
 @app.command("stats")
 @cli_errors
-def stats(campaign: Annotated[UUID, typer.Argument(help="Campaign id.")]) -> None:
+def stats(campaign: Annotated[UUID, typer.Argument(help="Campaign id.")], org: OrgOption = None) -> None:
     """Recompute and show a campaign's statistics, coverage and costs."""
     with open_database() as db:
         client = CampaignsClient(db)
-        statistics = client.update_statistics(campaign)
-        overview = client.get_campaign(campaign)
+        statistics = client.update_statistics(campaign, org)
+        overview = client.get_campaign(campaign, org)
     console.print(statistics_table(statistics))
     console.print(costs_table(overview))
 
@@ -103,10 +122,11 @@ def stats(campaign: Annotated[UUID, typer.Argument(help="Campaign id.")]) -> Non
 def list_campaigns(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     status: Annotated[CampaignStatus | None, typer.Option(help="Only this status.")] = None,
+    org: OrgOption = None,
 ) -> None:
-    """List campaigns, newest first."""
+    """List campaigns, newest first (of one organization with --org)."""
     with open_database() as db:
-        rows = CampaignsClient(db).list_campaigns(limit=limit, status=status)
+        rows = CampaignsClient(db).list_campaigns(limit=limit, status=status, organization_id=org)
     table = Table(title="campaigns")
     for column in ("id", "name", "status", "ZIPs", "businesses", "emails", "cost USD", "created"):
         table.add_column(column)
@@ -130,10 +150,11 @@ def transition(
     campaign: Annotated[UUID, typer.Argument(help="Campaign id.")],
     status: Annotated[CampaignStatus, typer.Argument(help="New status.")],
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    org: OrgOption = None,
 ) -> None:
     """Move a campaign to another status."""
     with open_database() as db:
-        result = CampaignsClient(db).transition_status(campaign, status, reason)
+        result = CampaignsClient(db).transition_status(campaign, status, reason, org)
     console.print(f"{result.from_status.value} -> {result.to_status.value}")
 
 

@@ -1,6 +1,10 @@
 """The campaign domain's client. Method names follow the seed's campaign manager; each method is
 one stored-function call through :mod:`leadledger.db.rpc`, built by
 :class:`~leadledger.campaigns.client_calls.Calls` (batch and cost calls retry 5 times).
+
+Every method takes ``organization_id`` last: the organization the call is confined to (the HTTP
+API passes the caller's); ``None`` acts across organizations, as the service (docs/decisions.md
+D47). Another organization's campaign or business is not found (``NotFoundError``).
 """
 
 from __future__ import annotations
@@ -39,16 +43,26 @@ from leadledger.db.calls import AsyncCaller
 class AsyncCampaignsClient(AsyncCaller):
     """The campaign domain over the given :class:`~leadledger.db.AsyncDatabase`."""
 
-    async def create_campaign(self, campaign: CampaignCreate) -> CampaignCreated:
-        return await self._run(Calls.create_campaign(campaign))
+    async def create_campaign(
+        self, campaign: CampaignCreate, organization_id: UUID | None = None
+    ) -> CampaignCreated:
+        return await self._run(Calls.create_campaign(campaign, organization_id))
 
     async def save_businesses_batch(
-        self, campaign_id: UUID, zip_code: str | None, businesses: Sequence[Mapping[str, Any]]
+        self,
+        campaign_id: UUID,
+        zip_code: str | None,
+        businesses: Sequence[Mapping[str, Any]],
+        organization_id: UUID | None = None,
     ) -> BatchResult:
-        return await self._run(Calls.save_businesses_batch(campaign_id, zip_code, businesses))
+        return await self._run(
+            Calls.save_businesses_batch(campaign_id, zip_code, businesses, organization_id)
+        )
 
-    async def update_statistics(self, campaign_id: UUID) -> CampaignStatistics:
-        return await self._run(Calls.update_statistics(campaign_id))
+    async def update_statistics(
+        self, campaign_id: UUID, organization_id: UUID | None = None
+    ) -> CampaignStatistics:
+        return await self._run(Calls.update_statistics(campaign_id, organization_id))
 
     async def track_campaign_cost(
         self,
@@ -57,9 +71,12 @@ class AsyncCampaignsClient(AsyncCaller):
         items_processed: int,
         cost_usd: Decimal | float | str,
         metadata: Mapping[str, Any] | None = None,
+        organization_id: UUID | None = None,
     ) -> CostTracked:
         return await self._run(
-            Calls.track_campaign_cost(campaign_id, service, items_processed, cost_usd, metadata)
+            Calls.track_campaign_cost(
+                campaign_id, service, items_processed, cost_usd, metadata, organization_id
+            )
         )
 
     async def update_coverage_status(
@@ -71,42 +88,76 @@ class AsyncCampaignsClient(AsyncCaller):
         actual_cost: Decimal | float | str,
         status: str = "scraped",
         error: str | None = None,
+        organization_id: UUID | None = None,
     ) -> CoverageUpdated:
         return await self._run(
             Calls.update_coverage_status(
-                campaign_id, zip_code, businesses_found, emails_found, actual_cost, status, error
+                campaign_id,
+                zip_code,
+                businesses_found,
+                emails_found,
+                actual_cost,
+                status,
+                error,
+                organization_id,
             )
         )
 
     async def save_enrichment_batch(
-        self, enrichment_type: EnrichmentType | str, enrichments: Sequence[Mapping[str, Any] | BaseModel]
+        self,
+        enrichment_type: EnrichmentType | str,
+        enrichments: Sequence[Mapping[str, Any] | BaseModel],
+        organization_id: UUID | None = None,
     ) -> EnrichmentBatchResult:
-        return await self._run(Calls.save_enrichment_batch(enrichment_type, enrichments))
+        return await self._run(Calls.save_enrichment_batch(enrichment_type, enrichments, organization_id))
 
     async def save_facebook_enrichment(
-        self, business_id: UUID, campaign_id: UUID, enrichment: Mapping[str, Any]
+        self,
+        business_id: UUID,
+        campaign_id: UUID,
+        enrichment: Mapping[str, Any],
+        organization_id: UUID | None = None,
     ) -> EnrichmentSaved:
         return await self._run(
-            Calls.save_enrichment(EnrichmentType.FACEBOOK, business_id, campaign_id, enrichment)
+            Calls.save_enrichment(
+                EnrichmentType.FACEBOOK, business_id, campaign_id, enrichment, organization_id
+            )
         )
 
     async def save_linkedin_enrichment(
-        self, business_id: UUID, campaign_id: UUID, enrichment: Mapping[str, Any]
+        self,
+        business_id: UUID,
+        campaign_id: UUID,
+        enrichment: Mapping[str, Any],
+        organization_id: UUID | None = None,
     ) -> EnrichmentSaved:
         return await self._run(
-            Calls.save_enrichment(EnrichmentType.LINKEDIN, business_id, campaign_id, enrichment)
+            Calls.save_enrichment(
+                EnrichmentType.LINKEDIN, business_id, campaign_id, enrichment, organization_id
+            )
         )
 
     async def update_email_verification(
-        self, business_id: UUID, email: str, verification_data: Mapping[str, Any]
+        self,
+        business_id: UUID,
+        email: str,
+        verification_data: Mapping[str, Any],
+        organization_id: UUID | None = None,
     ) -> VerificationResult:
-        return await self._run(Calls.update_email_verification(business_id, email, verification_data))
+        return await self._run(
+            Calls.update_email_verification(business_id, email, verification_data, organization_id)
+        )
 
     async def get_businesses_for_enrichment(
-        self, campaign_id: UUID, enrichment_type: EnrichmentType | str, limit: int = 100, offset: int = 0
+        self,
+        campaign_id: UUID,
+        enrichment_type: EnrichmentType | str,
+        limit: int = 100,
+        offset: int = 0,
+        organization_id: UUID | None = None,
     ) -> list[BusinessForEnrichment]:
         return await self._run(
-            Calls.get_businesses_for_enrichment(campaign_id, enrichment_type, limit, offset)
+            Calls.get_businesses_for_enrichment(campaign_id, enrichment_type, limit, offset, organization_id)
         )
 
     async def claim_for_enrichment(
@@ -116,21 +167,29 @@ class AsyncCampaignsClient(AsyncCaller):
         worker: str,
         limit: int = 100,
         lease: timedelta = timedelta(minutes=5),
+        organization_id: UUID | None = None,
     ) -> ClaimResult:
-        return await self._run(Calls.claim_for_enrichment(campaign_id, enrichment_type, worker, limit, lease))
+        return await self._run(
+            Calls.claim_for_enrichment(campaign_id, enrichment_type, worker, limit, lease, organization_id)
+        )
 
     async def transition_status(
-        self, campaign_id: UUID, new_status: CampaignStatus | str, reason: str | None = None
+        self,
+        campaign_id: UUID,
+        new_status: CampaignStatus | str,
+        reason: str | None = None,
+        organization_id: UUID | None = None,
     ) -> TransitionResult:
-        return await self._run(Calls.transition_status(campaign_id, new_status, reason))
+        return await self._run(Calls.transition_status(campaign_id, new_status, reason, organization_id))
 
-    async def get_campaign(self, campaign_id: UUID) -> CampaignOverview:
-        return await self._run(Calls.get_campaign(campaign_id))
+    async def get_campaign(self, campaign_id: UUID, organization_id: UUID | None = None) -> CampaignOverview:
+        return await self._run(Calls.get_campaign(campaign_id, organization_id))
 
     async def list_campaigns(
         self,
         limit: int = 50,
         before: tuple[datetime, UUID] | None = None,
         status: CampaignStatus | str | None = None,
+        organization_id: UUID | None = None,
     ) -> list[CampaignSummary]:
-        return await self._run(Calls.list_campaigns(limit, before, status))
+        return await self._run(Calls.list_campaigns(limit, before, status, organization_id))

@@ -1,6 +1,12 @@
 """The campaign domain's operations, written once for both clients: :class:`Calls` turns a
 method's arguments into a :class:`~leadledger.db.calls.Call`; the clients
 (:mod:`leadledger.campaigns.client`) only execute it.
+
+Every operation takes ``organization_id`` last (``p_organization_id``): the organization the call
+is confined to (docs/decisions.md D47). The service passes the organization it acts in (the HTTP
+API: the caller's); ``None`` acts across organizations (workers, the CLI without ``--org``), and
+a new campaign then goes to its creator's organization or the default one. Another
+organization's campaign or business is not found.
 """
 
 from __future__ import annotations
@@ -67,28 +73,46 @@ class Calls:
     """One method per operation: arguments in, :class:`Call` out. No I/O."""
 
     @staticmethod
-    def create_campaign(campaign: CampaignCreate) -> Call[CampaignCreated]:
+    def create_campaign(
+        campaign: CampaignCreate, organization_id: UUID | None = None
+    ) -> Call[CampaignCreated]:
         return Call(
             "create_campaign_with_coverage",
-            {"p_campaign_data": campaign.campaign_data(), "p_zip_codes": campaign.zip_code_items()},
+            {
+                "p_campaign_data": campaign.campaign_data(),
+                "p_zip_codes": campaign.zip_code_items(),
+                "p_organization_id": organization_id,
+            },
             _CREATED,
         )
 
     @staticmethod
     def save_businesses_batch(
-        campaign_id: UUID, zip_code: str | None, businesses: Sequence[Mapping[str, Any]]
+        campaign_id: UUID,
+        zip_code: str | None,
+        businesses: Sequence[Mapping[str, Any]],
+        organization_id: UUID | None = None,
     ) -> Call[BatchResult]:
         return Call(
             "insert_businesses_batch",
-            {"p_campaign_id": campaign_id, "p_zip_code": zip_code, "p_businesses": list(businesses)},
+            {
+                "p_campaign_id": campaign_id,
+                "p_zip_code": zip_code,
+                "p_businesses": list(businesses),
+                "p_organization_id": organization_id,
+            },
             _BATCH,
             attempts=BATCH_ATTEMPTS,
             statement_timeout=BATCH_STATEMENT_TIMEOUT,
         )
 
     @staticmethod
-    def update_statistics(campaign_id: UUID) -> Call[CampaignStatistics]:
-        return Call("update_campaign_statistics", {"p_campaign_id": campaign_id}, _STATS)
+    def update_statistics(campaign_id: UUID, organization_id: UUID | None = None) -> Call[CampaignStatistics]:
+        return Call(
+            "update_campaign_statistics",
+            {"p_campaign_id": campaign_id, "p_organization_id": organization_id},
+            _STATS,
+        )
 
     @staticmethod
     def track_campaign_cost(
@@ -97,6 +121,7 @@ class Calls:
         items_processed: int,
         cost_usd: Decimal | float | str,
         metadata: Mapping[str, Any] | None = None,
+        organization_id: UUID | None = None,
     ) -> Call[CostTracked]:
         return Call(
             "track_campaign_cost",
@@ -106,6 +131,7 @@ class Calls:
                 "p_items_processed": items_processed,
                 "p_cost_usd": Decimal(str(cost_usd)),
                 "p_metadata": dict(metadata) if metadata is not None else None,
+                "p_organization_id": organization_id,
             },
             _COST,
             attempts=BATCH_ATTEMPTS,
@@ -120,6 +146,7 @@ class Calls:
         actual_cost: Decimal | float | str,
         status: str = "scraped",
         error: str | None = None,
+        organization_id: UUID | None = None,
     ) -> Call[CoverageUpdated]:
         return Call(
             "update_coverage_status",
@@ -131,17 +158,24 @@ class Calls:
                 "p_actual_cost": Decimal(str(actual_cost)),
                 "p_status": status,
                 "p_error": error,
+                "p_organization_id": organization_id,
             },
             _COVERAGE,
         )
 
     @staticmethod
     def save_enrichment_batch(
-        enrichment_type: EnrichmentType | str, enrichments: Sequence[Mapping[str, Any] | BaseModel]
+        enrichment_type: EnrichmentType | str,
+        enrichments: Sequence[Mapping[str, Any] | BaseModel],
+        organization_id: UUID | None = None,
     ) -> Call[EnrichmentBatchResult]:
         return Call(
             "update_enrichment_batch",
-            {"p_enrichment_type": str(enrichment_type), "p_enrichments": [_dump(e) for e in enrichments]},
+            {
+                "p_enrichment_type": str(enrichment_type),
+                "p_enrichments": [_dump(e) for e in enrichments],
+                "p_organization_id": organization_id,
+            },
             _ENRICH_BATCH,
             attempts=BATCH_ATTEMPTS,
             statement_timeout=BATCH_STATEMENT_TIMEOUT,
@@ -153,27 +187,45 @@ class Calls:
         business_id: UUID,
         campaign_id: UUID,
         enrichment: Mapping[str, Any],
+        organization_id: UUID | None = None,
     ) -> Call[EnrichmentSaved]:
         function = f"save_{EnrichmentType(enrichment_type).value}_enrichment"
         return Call(
             function,
-            {"p_business_id": business_id, "p_campaign_id": campaign_id, "p_enrichment": dict(enrichment)},
+            {
+                "p_business_id": business_id,
+                "p_campaign_id": campaign_id,
+                "p_enrichment": dict(enrichment),
+                "p_organization_id": organization_id,
+            },
             _ENRICH_ONE,
         )
 
     @staticmethod
     def update_email_verification(
-        business_id: UUID, email: str, verification_data: Mapping[str, Any]
+        business_id: UUID,
+        email: str,
+        verification_data: Mapping[str, Any],
+        organization_id: UUID | None = None,
     ) -> Call[VerificationResult]:
         return Call(
             "update_email_verification",
-            {"p_business_id": business_id, "p_email": email, "p_verification_data": dict(verification_data)},
+            {
+                "p_business_id": business_id,
+                "p_email": email,
+                "p_verification_data": dict(verification_data),
+                "p_organization_id": organization_id,
+            },
             _VERIFY,
         )
 
     @staticmethod
     def get_businesses_for_enrichment(
-        campaign_id: UUID, enrichment_type: EnrichmentType | str, limit: int = 100, offset: int = 0
+        campaign_id: UUID,
+        enrichment_type: EnrichmentType | str,
+        limit: int = 100,
+        offset: int = 0,
+        organization_id: UUID | None = None,
     ) -> Call[list[BusinessForEnrichment]]:
         return Call(
             "get_businesses_for_enrichment",
@@ -182,6 +234,7 @@ class Calls:
                 "p_enrichment_type": str(enrichment_type),
                 "p_limit": limit,
                 "p_offset": offset,
+                "p_organization_id": organization_id,
             },
             _PENDING,
             rows=True,
@@ -194,6 +247,7 @@ class Calls:
         worker: str,
         limit: int = 100,
         lease: timedelta = timedelta(minutes=5),
+        organization_id: UUID | None = None,
     ) -> Call[ClaimResult]:
         return Call(
             "claim_businesses_for_enrichment",
@@ -203,29 +257,43 @@ class Calls:
                 "p_worker": worker,
                 "p_limit": limit,
                 "p_lease": lease,
+                "p_organization_id": organization_id,
             },
             _CLAIM,
         )
 
     @staticmethod
     def transition_status(
-        campaign_id: UUID, new_status: CampaignStatus | str, reason: str | None = None
+        campaign_id: UUID,
+        new_status: CampaignStatus | str,
+        reason: str | None = None,
+        organization_id: UUID | None = None,
     ) -> Call[TransitionResult]:
         return Call(
             "transition_campaign_status",
-            {"p_campaign_id": campaign_id, "p_new_status": str(new_status), "p_reason": reason},
+            {
+                "p_campaign_id": campaign_id,
+                "p_new_status": str(new_status),
+                "p_reason": reason,
+                "p_organization_id": organization_id,
+            },
             _TRANSITION,
         )
 
     @staticmethod
-    def get_campaign(campaign_id: UUID) -> Call[CampaignOverview]:
-        return Call("get_campaign_overview", {"p_campaign_id": campaign_id}, _OVERVIEW)
+    def get_campaign(campaign_id: UUID, organization_id: UUID | None = None) -> Call[CampaignOverview]:
+        return Call(
+            "get_campaign_overview",
+            {"p_campaign_id": campaign_id, "p_organization_id": organization_id},
+            _OVERVIEW,
+        )
 
     @staticmethod
     def list_campaigns(
         limit: int = 50,
         before: tuple[datetime, UUID] | None = None,
         status: CampaignStatus | str | None = None,
+        organization_id: UUID | None = None,
     ) -> Call[list[CampaignSummary]]:
         return Call(
             "list_campaigns",
@@ -234,6 +302,7 @@ class Calls:
                 "p_before_created_at": before[0] if before else None,
                 "p_before_id": before[1] if before else None,
                 "p_status": str(status) if status is not None else None,
+                "p_organization_id": organization_id,
             },
             _SUMMARIES,
             rows=True,

@@ -88,11 +88,13 @@ def import_items(
     batch_size: int = 500,
     zip_code: str | None = None,
     progress: Callable[[int], None] | None = None,
+    organization_id: UUID | None = None,
 ) -> ImportTotals:
-    """Send ``items`` to the campaign in batches; ``progress(n)`` after each batch of n items."""
+    """Send ``items`` to the campaign in batches; ``progress(n)`` after each batch of n items.
+    With ``organization_id`` the campaign must be of that organization."""
     totals = ImportTotals()
     for key, batch in batches(items, batch_size, zip_code):
-        totals.add(client.save_businesses_batch(campaign_id, key, batch))
+        totals.add(client.save_businesses_batch(campaign_id, key, batch, organization_id))
         if progress is not None:
             progress(len(batch))
     return totals

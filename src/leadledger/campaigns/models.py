@@ -88,7 +88,8 @@ class ZipCodeTarget(BaseModel):
 
 
 class CampaignCreateBody(BaseModel):
-    """A new campaign as the HTTP API takes it: who creates it comes from authentication."""
+    """A new campaign as the HTTP API takes it: who creates it, and in which organization, comes
+    from authentication (a body naming created_by or organization_id is refused, D19, D48)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -97,7 +98,6 @@ class CampaignCreateBody(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     location: str | None = None
     coverage_profile: str | None = None
-    organization_id: UUID | None = None
     zip_codes: Annotated[list[ZipCodeTarget], Field(min_length=1, max_length=5000)]
 
     @field_validator("zip_codes")
@@ -119,8 +119,11 @@ class CampaignCreateBody(BaseModel):
 
 class CampaignCreate(CampaignCreateBody):
     """A new campaign with its ZIP codes: what create_campaign_with_coverage takes. The creator
-    is a user id or, as the seed document passes it, an email address."""
+    is a user id or, as the seed document passes it, an email address. ``organization_id`` is
+    000 §1.1's field: the organization the service puts the campaign in (an end user's, or the
+    one the call is confined to, may only be named again)."""
 
+    organization_id: UUID | None = None
     created_by: UUID | EmailAddress | None = None
 
 
@@ -186,6 +189,7 @@ class EmailVerification(BaseModel):
 
 class CampaignCreated(_Result):
     campaign_id: UUID
+    organization_id: UUID
     zip_count: int
     estimated_cost: Decimal
     message: str
@@ -315,7 +319,7 @@ class Campaign(_Result):
     keywords: list[str]
     location: str | None
     coverage_profile: str | None
-    organization_id: UUID | None
+    organization_id: UUID
     created_by: UUID | None
     created_by_email: str | None = None
     status: CampaignStatus

@@ -1,6 +1,15 @@
 -- Campaign pipeline, current state: Helpers (schema leadledger, not exposed).
 -- Re-applied by `leadledger db up` whenever this file changes (docs/sql-conventions.md).
 -- Row locks are always taken in the order campaign -> coverage -> business -> enrichment.
+--
+-- Tenancy (docs/decisions.md D45-D47): every public function of the domain takes
+-- p_organization_id (last, DEFAULT NULL) and calls leadledger.org_scope(p_organization_id) first,
+-- inside its exception block: the service may act in any organization, or across all of them
+-- with NULL; an end user (Supabase's authenticated role with JWT claims) only in the
+-- organization of his claims, and anyone else is refused (42501). Every read and write is then
+-- confined to that organization: a campaign, business or ZIP of another organization reads
+-- exactly like a missing one and nothing is written. Rows under a campaign carry its
+-- organization_id, set from the parent the function locked or checked.
 
 -- ---------------------------------------------------------------------------------------------
 -- Helpers (schema leadledger, not exposed)
@@ -17,21 +26,30 @@ AS $$
     SELECT CASE p_source WHEN 'linkedin' THEN 3 WHEN 'facebook' THEN 2 WHEN 'google_maps' THEN 1 ELSE 0 END
 $$;
 
--- gmaps_assert_campaign: 22023 when p_campaign_id is missing, 'Campaign not found' (23503) when
--- no such campaign exists. Takes no lock.
-CREATE OR REPLACE FUNCTION leadledger.gmaps_assert_campaign(p_campaign_id uuid)
-RETURNS void
+-- gmaps_assert_campaign: the organization of campaign p_campaign_id, when it is one of
+-- p_organization_id's (the organization leadledger.org_scope confined the call to; NULL: the
+-- service across organizations, any campaign). 22023 when p_campaign_id is missing, 'Campaign
+-- not found' (23503) when there is no such campaign in that organization: another
+-- organization's campaign reads exactly like a missing one. Takes no lock.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_assert_campaign(p_campaign_id uuid, p_organization_id uuid)
+RETURNS uuid
 LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_organization uuid;
 BEGIN
     IF p_campaign_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_campaign_id', 'is required');
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM public.gmaps_campaigns WHERE id = p_campaign_id) THEN
+    SELECT c.organization_id INTO v_organization
+      FROM public.gmaps_campaigns c
+     WHERE c.id = p_campaign_id AND (p_organization_id IS NULL OR c.organization_id = p_organization_id);
+    IF NOT FOUND THEN
         PERFORM leadledger.raise_error('23503', 'Campaign not found', format('no campaign with id %s', p_campaign_id));
     END IF;
+    RETURN v_organization;
 END
 $$;
 

@@ -14,7 +14,22 @@
 -- "12345" strings; the campaign's estimated cost is the sum of its ZIPs'. created_by is a user id
 -- (stored in created_by) or, as the document's example passes it, an email address (stored
 -- lower-cased in created_by_email; docs/decisions.md D39).
-CREATE OR REPLACE FUNCTION public.create_campaign_with_coverage(p_campaign_data jsonb, p_zip_codes jsonb)
+-- Confined by leadledger.org_scope(p_organization_id), called first: the campaign and its coverage
+-- rows belong to one organization. For an end user, the organization of his JWT claims:
+-- p_organization_id and p_campaign_data.organization_id may only name it (anything else is
+-- 'Organization not found', 23503, as for an organization that does not exist), and created_by is
+-- always himself (a user id naming anyone else is 42501; an email address is kept in
+-- created_by_email). For the service: p_organization_id (which must exist), else
+-- p_campaign_data.organization_id (000 §1.1's field; an organization of that id is created when
+-- none exists, as 20261202040100_campaign_tenancy did for the campaigns it moved, D46), else the
+-- one organization of the created_by user (22023 naming p_organization_id when he belongs to
+-- several), else the deployment's default organization (leadledger.org_default); two different
+-- organizations named are 'Organization not found'.
+CREATE OR REPLACE FUNCTION public.create_campaign_with_coverage(
+    p_campaign_data jsonb,
+    p_zip_codes jsonb,
+    p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -29,7 +44,12 @@ DECLARE
     v_campaign_id uuid;
     v_zip_count integer;
     v_estimated numeric;
+    v_scope uuid;
+    v_named uuid;
+    v_creator uuid;
+    v_organization uuid;
 BEGIN
+    v_scope := leadledger.org_scope(p_organization_id);
     PERFORM leadledger.validate_object(p_campaign_data, 'p_campaign_data', '{
         "name": "string!", "description": "string", "keywords": "string_array", "location": "string",
         "coverage_profile": "string", "organization_id": "uuid", "created_by": "uuid_or_email"}');
@@ -94,6 +114,41 @@ BEGIN
             'the estimated costs add up to %s; the campaign total must be less than 100000000', v_estimated));
     END IF;
 
+    v_named := (p_campaign_data ->> 'organization_id')::uuid;
+    IF leadledger.json_type_matches(p_campaign_data -> 'created_by', 'uuid') THEN
+        v_creator := (p_campaign_data ->> 'created_by')::uuid;
+    END IF;
+    IF v_scope IS NOT NULL THEN
+        -- An end user's organization, or the one the service acts in: the only one named.
+        IF v_named IS NOT NULL AND v_named <> v_scope THEN
+            PERFORM leadledger.raise_error('23503', 'Organization not found',
+                                           'p_campaign_data.organization_id names another organization');
+        END IF;
+        IF NOT EXISTS (SELECT 1 FROM public.organizations WHERE id = v_scope) THEN
+            PERFORM leadledger.raise_error('23503', 'Organization not found', format('no organization with id %s', v_scope));
+        END IF;
+        v_organization := v_scope;
+        IF NOT leadledger.org_is_service() THEN
+            IF v_creator IS NOT NULL AND v_creator <> leadledger.org_claimed_user() THEN
+                PERFORM leadledger.raise_error('42501', 'Not allowed: a campaign you create is created by you');
+            END IF;
+            v_creator := leadledger.org_claimed_user();
+        END IF;
+    ELSIF v_named IS NOT NULL THEN
+        -- The service with 000 §1.1's organization_id: that organization, created when missing.
+        INSERT INTO public.organizations (id, name) VALUES (v_named, 'Organization ' || v_named::text)
+        ON CONFLICT (id) DO NOTHING;
+        v_organization := v_named;
+    ELSIF v_creator IS NOT NULL
+          AND EXISTS (SELECT 1 FROM public.organization_members WHERE user_id = v_creator) THEN
+        v_organization := leadledger.org_of_user(v_creator, 'p_organization_id');
+    ELSE
+        v_organization := leadledger.org_default();
+        IF v_organization IS NULL THEN
+            PERFORM leadledger.invalid_parameter('p_organization_id', 'is required: the deployment has no default organization');
+        END IF;
+    END IF;
+
     INSERT INTO public.gmaps_campaigns
         (name, description, keywords, location, coverage_profile, organization_id, created_by,
          created_by_email, target_zip_count, estimated_cost)
@@ -103,17 +158,17 @@ BEGIN
         coalesce(ARRAY(SELECT jsonb_array_elements_text(p_campaign_data -> 'keywords')), '{}'),
         p_campaign_data ->> 'location',
         p_campaign_data ->> 'coverage_profile',
-        (p_campaign_data ->> 'organization_id')::uuid,
-        CASE WHEN leadledger.json_type_matches(p_campaign_data -> 'created_by', 'uuid')
-             THEN (p_campaign_data ->> 'created_by')::uuid END,
+        v_organization,
+        v_creator,
         CASE WHEN NOT leadledger.json_type_matches(p_campaign_data -> 'created_by', 'uuid')
              THEN lower(btrim(p_campaign_data ->> 'created_by')) END,
         v_zip_count,
         v_estimated)
     RETURNING id INTO v_campaign_id;
 
-    INSERT INTO public.gmaps_campaign_coverage (campaign_id, zip_code, keywords, max_results, estimated_cost)
-    SELECT v_campaign_id,
+    INSERT INTO public.gmaps_campaign_coverage
+        (campaign_id, organization_id, zip_code, keywords, max_results, estimated_cost)
+    SELECT v_campaign_id, v_organization,
            coalesce(e ->> 'zip_code', e #>> '{}'),
            CASE WHEN jsonb_typeof(e -> 'keywords') = 'array'
                 THEN ARRAY(SELECT jsonb_array_elements_text(e -> 'keywords'))
@@ -124,6 +179,7 @@ BEGIN
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'campaign_id', v_campaign_id,
+        'organization_id', v_organization,
         'zip_count', v_zip_count,
         'estimated_cost', v_estimated,
         'message', format('Campaign created with %s ZIP codes', v_zip_count)));
@@ -133,4 +189,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.create_campaign_with_coverage(jsonb, jsonb)');
+SELECT leadledger.secure_function('public.create_campaign_with_coverage(jsonb, jsonb, uuid)', true);

@@ -25,7 +25,15 @@
 -- rewritten at all. total = inserted + updated + unchanged + skipped. When a re-scrape changes a
 -- Google Maps email, its verification status comes back from the audit log if that email was
 -- verified before, as enrichments do; otherwise it is cleared.
-CREATE OR REPLACE FUNCTION public.insert_businesses_batch(p_campaign_id uuid, p_zip_code varchar, p_businesses jsonb)
+-- Confined by leadledger.org_scope(p_organization_id), called first: the campaign must be of that
+-- organization ('Campaign not found' otherwise, nothing written), and new businesses take the
+-- campaign's organization_id.
+CREATE OR REPLACE FUNCTION public.insert_businesses_batch(
+    p_campaign_id uuid,
+    p_zip_code varchar,
+    p_businesses jsonb,
+    p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -40,8 +48,9 @@ DECLARE
     v_inserted integer;
     v_updated integer;
     v_places integer;
+    v_organization uuid;
 BEGIN
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    v_organization := leadledger.gmaps_assert_campaign(p_campaign_id, leadledger.org_scope(p_organization_id));
     IF p_zip_code IS NOT NULL AND p_zip_code !~ '^[0-9]{5}$' THEN
         PERFORM leadledger.invalid_parameter('p_zip_code', format('must be 5 digits, got %s', quote_literal(p_zip_code)));
     END IF;
@@ -127,10 +136,10 @@ BEGIN
           FROM firsts
     ), upserted AS (
         INSERT INTO public.gmaps_businesses AS b
-            (campaign_id, place_id, zip_code, name, address, street, city, postal_code, state,
+            (campaign_id, organization_id, place_id, zip_code, name, address, street, city, postal_code, state,
              country_code, phone, website, category, rating, reviews_count, latitude, longitude,
              email, email_source, facebook_url, linkedin_url, raw_data)
-        SELECT p_campaign_id, r.place_id,
+        SELECT p_campaign_id, v_organization, r.place_id,
                coalesce(p_zip_code, CASE WHEN r.postal_code ~ '^[0-9]{5}$' THEN r.postal_code END),
                r.name, r.address, r.street, r.city, r.postal_code, r.state, r.country_code, r.phone,
                r.website, r.category, r.rating, r.reviews_count, r.latitude, r.longitude, r.email,
@@ -212,4 +221,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.insert_businesses_batch(uuid, varchar, jsonb)');
+SELECT leadledger.secure_function('public.insert_businesses_batch(uuid, varchar, jsonb, uuid)', true);

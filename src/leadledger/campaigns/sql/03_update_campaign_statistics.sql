@@ -13,7 +13,10 @@
 -- row itself is locked only for the final short UPDATE, so cost tracking is not held up by the
 -- scan. The scan is an index-only scan of gmaps_businesses_statistics_idx once the table is
 -- vacuumed (autovacuum); recently written pages are read from the heap.
-CREATE OR REPLACE FUNCTION public.update_campaign_statistics(p_campaign_id uuid)
+-- Confined by leadledger.org_scope(p_organization_id), called first: a campaign of another
+-- organization is 'Campaign not found' and nothing is written (its rows are read by campaign_id,
+-- which belongs to the checked organization).
+CREATE OR REPLACE FUNCTION public.update_campaign_statistics(p_campaign_id uuid, p_organization_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -29,7 +32,7 @@ DECLARE
     v_stats record;
     v_campaign record;
 BEGIN
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id, leadledger.org_scope(p_organization_id));
     PERFORM pg_advisory_xact_lock(hashtext('leadledger.gmaps_campaign_statistics'), hashtext(p_campaign_id::text));
 
     SELECT b.total_businesses, b.total_emails, b.total_facebook_pages, b.total_linkedin_profiles,
@@ -77,4 +80,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.update_campaign_statistics(uuid)');
+SELECT leadledger.secure_function('public.update_campaign_statistics(uuid, uuid)', true);

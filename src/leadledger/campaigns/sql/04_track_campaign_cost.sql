@@ -15,6 +15,9 @@
 -- be stored rounded), or that would take the total there, is rejected as bad input naming
 -- p_cost_usd (the UPDATE's own WHERE decides the last, against the latest total). The answer
 -- carries the amount as stored (cost_usd) and the campaign total after this cost (new_total).
+-- Confined by leadledger.org_scope(p_organization_id), called first: the UPDATE matches only a
+-- campaign of that organization (another's is 'Campaign not found', nothing added), and the cost
+-- row takes the organization_id of the campaign row it updated.
 -- Isolation: READ COMMITTED is enough (docs/decisions.md D38): the atomic UPDATE takes the row
 -- lock and adds to the latest committed total, which is what the document's SERIALIZABLE +
 -- SELECT ... FOR UPDATE was for; SERIALIZABLE cannot be set inside a function anyway.
@@ -23,7 +26,8 @@ CREATE OR REPLACE FUNCTION public.track_campaign_cost(
     p_service varchar,
     p_items_processed integer,
     p_cost_usd numeric,
-    p_metadata jsonb DEFAULT NULL
+    p_metadata jsonb DEFAULT NULL,
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -37,7 +41,10 @@ DECLARE
     v_total numeric;
     v_cost_id uuid;
     v_stored numeric;
+    v_scope uuid;
+    v_organization uuid;
 BEGIN
+    v_scope := leadledger.org_scope(p_organization_id);
     IF p_campaign_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_campaign_id', 'is required');
     END IF;
@@ -57,16 +64,17 @@ BEGIN
     UPDATE public.gmaps_campaigns
        SET actual_cost = actual_cost + p_cost_usd, updated_at = now()
      WHERE id = p_campaign_id
+       AND (v_scope IS NULL OR organization_id = v_scope)
        AND round(actual_cost + p_cost_usd, 6) < 100000000
-    RETURNING actual_cost INTO v_total;
+    RETURNING actual_cost, organization_id INTO v_total, v_organization;
     IF NOT FOUND THEN
-        PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+        PERFORM leadledger.gmaps_assert_campaign(p_campaign_id, v_scope);
         PERFORM leadledger.invalid_parameter('p_cost_usd', format(
             '%s would take the campaign total cost to 100000000 or more', p_cost_usd));
     END IF;
 
-    INSERT INTO public.gmaps_api_costs (campaign_id, service, items_processed, cost_usd, metadata)
-    VALUES (p_campaign_id, p_service, p_items_processed, p_cost_usd, nullif(p_metadata, 'null'::jsonb))
+    INSERT INTO public.gmaps_api_costs (campaign_id, organization_id, service, items_processed, cost_usd, metadata)
+    VALUES (p_campaign_id, v_organization, p_service, p_items_processed, p_cost_usd, nullif(p_metadata, 'null'::jsonb))
     RETURNING id, cost_usd INTO v_cost_id, v_stored;
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
@@ -78,4 +86,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb)');
+SELECT leadledger.secure_function('public.track_campaign_cost(uuid, varchar, integer, numeric, jsonb, uuid)', true);

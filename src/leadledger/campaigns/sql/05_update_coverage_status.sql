@@ -14,6 +14,9 @@
 -- not part of the campaign, or an unknown campaign, is a 23503 error and writes nothing; a
 -- negative, NaN, too large or too precise p_actual_cost, an unknown p_status, or a failure
 -- without a reason is 22023.
+-- Confined by leadledger.org_scope(p_organization_id), called first: a campaign of another
+-- organization is 'Campaign not found', and the UPDATE matches only coverage rows of the confined
+-- organization.
 CREATE OR REPLACE FUNCTION public.update_coverage_status(
     p_campaign_id uuid,
     p_zip_code varchar,
@@ -21,7 +24,8 @@ CREATE OR REPLACE FUNCTION public.update_coverage_status(
     p_emails_found integer,
     p_actual_cost numeric,
     p_status varchar DEFAULT 'scraped',
-    p_error text DEFAULT NULL
+    p_error text DEFAULT NULL,
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -33,8 +37,9 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_row public.gmaps_campaign_coverage;
+    v_organization uuid;
 BEGIN
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    v_organization := leadledger.gmaps_assert_campaign(p_campaign_id, leadledger.org_scope(p_organization_id));
     IF p_zip_code IS NULL OR p_zip_code !~ '^[0-9]{5}$' THEN
         PERFORM leadledger.invalid_parameter('p_zip_code', format('must be 5 digits, got %s', coalesce(quote_literal(p_zip_code), 'nothing')));
     END IF;
@@ -63,7 +68,7 @@ BEGIN
            failed_at = CASE WHEN p_status = 'failed' THEN now() END,
            error = CASE WHEN p_status = 'failed' THEN left(btrim(p_error), 2000) END,
            updated_at = now()
-     WHERE campaign_id = p_campaign_id AND zip_code = p_zip_code
+     WHERE campaign_id = p_campaign_id AND zip_code = p_zip_code AND organization_id = v_organization
     RETURNING * INTO v_row;
     IF NOT FOUND THEN
         PERFORM leadledger.raise_error('23503', format('ZIP code %s is not part of this campaign', p_zip_code),
@@ -81,4 +86,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.update_coverage_status(uuid, varchar, integer, integer, numeric, varchar, text)');
+SELECT leadledger.secure_function('public.update_coverage_status(uuid, varchar, integer, integer, numeric, varchar, text, uuid)', true);

@@ -15,7 +15,9 @@
 -- primary_email, when not given, is the first item of emails that is an email address.
 -- Callers evaluate it once per call into an array of gmaps_enrichment_item (parsing and
 -- validating the items is most of an enrichment call's time) and read that array afterwards.
-CREATE OR REPLACE FUNCTION leadledger.gmaps_enrichment_items(p_type text, p_items jsonb)
+-- Only businesses of p_organization_id are found (NULL: the service across organizations): a
+-- business of another organization is 'business_id: business not found', like a missing one.
+CREATE OR REPLACE FUNCTION leadledger.gmaps_enrichment_items(p_type text, p_items jsonb, p_organization_id uuid)
 RETURNS SETOF leadledger.gmaps_enrichment_item
 LANGUAGE sql
 STABLE
@@ -57,7 +59,8 @@ AS $$
                        THEN 'campaign_id: the business belongs to another campaign'
                END AS item_problem
           FROM items it
-          LEFT JOIN public.gmaps_businesses b ON b.id = it.business_id
+          LEFT JOIN public.gmaps_businesses b
+                 ON b.id = it.business_id AND (p_organization_id IS NULL OR b.organization_id = p_organization_id)
     )
     SELECT it.idx, it.business_id, it.business_campaign_id,
            CASE
@@ -99,7 +102,7 @@ $$;
 -- an enrichment attempt (<type>_enrichment_attempts) unless it was saved under a live claim,
 -- which counted it when it was made. Only businesses the UPDATE found (and locked) get an
 -- enrichment row, so a business deleted after the items were evaluated is skipped, never a
--- foreign-key failure.
+-- foreign-key failure; the enrichment row takes the organization_id of that locked business.
 CREATE OR REPLACE FUNCTION leadledger.gmaps_apply_enrichments(p_type text, p_items leadledger.gmaps_enrichment_item[])
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -174,11 +177,12 @@ BEGIN
 
     IF p_type = 'facebook' THEN
         INSERT INTO public.gmaps_facebook_enrichments AS f
-            (business_id, campaign_id, status, facebook_url, page_name, primary_email, emails, phone_numbers,
-             email_verification_status, raw_data)
-        SELECT v.business_id, v.campaign_id, v.status, v.url, v.page_name, v.primary_email, v.emails,
-               v.phone_numbers, known.status, v.raw_data
+            (business_id, campaign_id, organization_id, status, facebook_url, page_name, primary_email, emails,
+             phone_numbers, email_verification_status, raw_data)
+        SELECT v.business_id, v.campaign_id, b.organization_id, v.status, v.url, v.page_name, v.primary_email,
+               v.emails, v.phone_numbers, known.status, v.raw_data
           FROM unnest(p_items) v
+          JOIN public.gmaps_businesses b ON b.id = v.business_id
           LEFT JOIN LATERAL (
               SELECT ev.status FROM public.gmaps_email_verifications ev
                WHERE ev.business_id = v.business_id AND ev.email = v.primary_email
@@ -192,11 +196,13 @@ BEGIN
             raw_data = excluded.raw_data, updated_at = now();
     ELSE
         INSERT INTO public.gmaps_linkedin_enrichments AS l
-            (business_id, campaign_id, status, linkedin_url, company_name, company_size, industry, person_name,
-             person_title, primary_email, emails, phone_numbers, email_verification_status, raw_data)
-        SELECT v.business_id, v.campaign_id, v.status, v.url, v.company_name, v.company_size, v.industry,
-               v.person_name, v.person_title, v.primary_email, v.emails, v.phone_numbers, known.status, v.raw_data
+            (business_id, campaign_id, organization_id, status, linkedin_url, company_name, company_size, industry,
+             person_name, person_title, primary_email, emails, phone_numbers, email_verification_status, raw_data)
+        SELECT v.business_id, v.campaign_id, b.organization_id, v.status, v.url, v.company_name, v.company_size,
+               v.industry, v.person_name, v.person_title, v.primary_email, v.emails, v.phone_numbers, known.status,
+               v.raw_data
           FROM unnest(p_items) v
+          JOIN public.gmaps_businesses b ON b.id = v.business_id
           LEFT JOIN LATERAL (
               SELECT ev.status FROM public.gmaps_email_verifications ev
                WHERE ev.business_id = v.business_id AND ev.email = v.primary_email
@@ -221,7 +227,14 @@ $$;
 -- another campaign, malformed field, repeated business) is counted in failed with its index and
 -- reason; a database error rolls the whole batch back (the envelope then says so). Locking and
 -- email priority: see leadledger.gmaps_apply_enrichments.
-CREATE OR REPLACE FUNCTION public.update_enrichment_batch(p_enrichment_type varchar, p_enrichments jsonb)
+-- Confined by leadledger.org_scope(p_organization_id), called first: only businesses of that
+-- organization are found, so an item naming another organization's business fails as 'business_id:
+-- business not found' (counted, not applied) and nothing of that business is written.
+CREATE OR REPLACE FUNCTION public.update_enrichment_batch(
+    p_enrichment_type varchar,
+    p_enrichments jsonb,
+    p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -232,11 +245,13 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_result jsonb;
+    v_organization uuid;
 BEGIN
+    v_organization := leadledger.org_scope(p_organization_id);
     PERFORM leadledger.gmaps_check_enrichment_type(p_enrichment_type);
     PERFORM leadledger.require_array(p_enrichments, 'p_enrichments', 10000);
     v_result := leadledger.gmaps_apply_enrichments(p_enrichment_type, ARRAY(
-        SELECT v FROM leadledger.gmaps_enrichment_items(p_enrichment_type, p_enrichments) v));
+        SELECT v FROM leadledger.gmaps_enrichment_items(p_enrichment_type, p_enrichments, v_organization) v));
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'enrichment_type', p_enrichment_type,
         'updated', v_result -> 'updated',
@@ -248,12 +263,14 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.update_enrichment_batch(varchar, jsonb)');
+SELECT leadledger.secure_function('public.update_enrichment_batch(varchar, jsonb, uuid)', true);
 
--- gmaps_save_enrichment: one business's enrichment; an unknown business (or one of another
--- campaign) is 'Business not found' (23503), a malformed field 22023 naming p_enrichment.<field>.
+-- gmaps_save_enrichment: one business's enrichment within p_organization_id (org_scope's
+-- answer; NULL: any); an unknown campaign is 'Campaign not found', an unknown business (or one
+-- of another campaign or organization) 'Business not found' (23503), a malformed field 22023
+-- naming p_enrichment.<field>.
 CREATE OR REPLACE FUNCTION leadledger.gmaps_save_enrichment(
-    p_type text, p_business_id uuid, p_campaign_id uuid, p_enrichment jsonb
+    p_type text, p_business_id uuid, p_campaign_id uuid, p_enrichment jsonb, p_organization_id uuid
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -267,12 +284,13 @@ BEGIN
     IF p_business_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_business_id', 'is required');
     END IF;
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id, p_organization_id);
     IF p_enrichment IS NULL OR jsonb_typeof(p_enrichment) <> 'object' THEN
         PERFORM leadledger.invalid_parameter('p_enrichment', 'must be a JSON object');
     END IF;
     v_items := ARRAY(SELECT v FROM leadledger.gmaps_enrichment_items(p_type, jsonb_build_array(
-        p_enrichment || jsonb_build_object('business_id', p_business_id, 'campaign_id', p_campaign_id))) v);
+        p_enrichment || jsonb_build_object('business_id', p_business_id, 'campaign_id', p_campaign_id)),
+        p_organization_id) v);
     v_problem := v_items[1].problem;
     IF v_problem LIKE 'business_id:%' OR v_problem LIKE 'campaign_id:%' THEN
         PERFORM leadledger.raise_error('23503', 'Business not found',
@@ -292,7 +310,15 @@ $$;
 -- Guarantees: those of update_enrichment_batch for one item (gmaps_apply_enrichments: business
 -- locked first, email priority, lease released); an unknown business or one of another campaign
 -- is 'Business not found' (23503), a malformed field 22023 naming p_enrichment.<field>.
-CREATE OR REPLACE FUNCTION public.save_facebook_enrichment(p_business_id uuid, p_campaign_id uuid, p_enrichment jsonb)
+-- Confined by leadledger.org_scope(p_organization_id), called first: a campaign of another
+-- organization is 'Campaign not found', a business of another organization 'Business not found',
+-- nothing written.
+CREATE OR REPLACE FUNCTION public.save_facebook_enrichment(
+    p_business_id uuid,
+    p_campaign_id uuid,
+    p_enrichment jsonb,
+    p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -303,18 +329,24 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
 BEGIN
-    RETURN leadledger.gmaps_save_enrichment('facebook', p_business_id, p_campaign_id, p_enrichment);
+    RETURN leadledger.gmaps_save_enrichment('facebook', p_business_id, p_campaign_id, p_enrichment,
+                                            leadledger.org_scope(p_organization_id));
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
         v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.save_facebook_enrichment(uuid, uuid, jsonb)');
+SELECT leadledger.secure_function('public.save_facebook_enrichment(uuid, uuid, jsonb, uuid)', true);
 
 -- save_linkedin_enrichment: one business's LinkedIn enrichment.
--- Guarantees: those of save_facebook_enrichment, for LinkedIn.
-CREATE OR REPLACE FUNCTION public.save_linkedin_enrichment(p_business_id uuid, p_campaign_id uuid, p_enrichment jsonb)
+-- Guarantees: those of save_facebook_enrichment, for LinkedIn (tenancy included).
+CREATE OR REPLACE FUNCTION public.save_linkedin_enrichment(
+    p_business_id uuid,
+    p_campaign_id uuid,
+    p_enrichment jsonb,
+    p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -325,11 +357,12 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
 BEGIN
-    RETURN leadledger.gmaps_save_enrichment('linkedin', p_business_id, p_campaign_id, p_enrichment);
+    RETURN leadledger.gmaps_save_enrichment('linkedin', p_business_id, p_campaign_id, p_enrichment,
+                                            leadledger.org_scope(p_organization_id));
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
         v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.save_linkedin_enrichment(uuid, uuid, jsonb)');
+SELECT leadledger.secure_function('public.save_linkedin_enrichment(uuid, uuid, jsonb, uuid)', true);

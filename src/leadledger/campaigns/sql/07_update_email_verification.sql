@@ -24,7 +24,15 @@
 -- full mailbox and not toxic, each flag read as true when it is true or "yes" (Bouncer's
 -- spelling) or "true". score, when given, is 0 to 100. One function serves the three
 -- verification variants of 001 (Google Maps, Facebook, LinkedIn emails; D40).
-CREATE OR REPLACE FUNCTION public.update_email_verification(p_business_id uuid, p_email varchar, p_verification_data jsonb)
+-- Confined by leadledger.org_scope(p_organization_id), called first: the business is locked only
+-- when it is of that organization (another's is 'Business not found', nothing written), and the
+-- audit row takes the locked business's organization_id.
+CREATE OR REPLACE FUNCTION public.update_email_verification(
+    p_business_id uuid,
+    p_email varchar,
+    p_verification_data jsonb,
+    p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -40,7 +48,9 @@ DECLARE
     v_business public.gmaps_businesses;
     v_sources text[] := '{}';
     v_verification_id uuid;
+    v_scope uuid;
 BEGIN
+    v_scope := leadledger.org_scope(p_organization_id);
     IF p_business_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_business_id', 'is required');
     END IF;
@@ -82,7 +92,9 @@ BEGIN
             AND NOT coalesce(lower(p_verification_data #>> '{account,fullMailbox}') IN ('true', 'yes'), false)
             AND NOT coalesce(lower(p_verification_data ->> 'toxic') IN ('true', 'yes', 'toxic'), false));
 
-    SELECT * INTO v_business FROM public.gmaps_businesses WHERE id = p_business_id FOR UPDATE;
+    SELECT * INTO v_business FROM public.gmaps_businesses
+     WHERE id = p_business_id AND (v_scope IS NULL OR organization_id = v_scope)
+       FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM leadledger.raise_error('23503', 'Business not found', format('no business with id %s', p_business_id));
     END IF;
@@ -113,8 +125,9 @@ BEGIN
     v_sources := ARRAY(SELECT DISTINCT unnest(v_sources) ORDER BY 1);
 
     INSERT INTO public.gmaps_email_verifications
-        (business_id, campaign_id, email, status, is_safe, reason, score, sources, provider, raw_response)
-    VALUES (p_business_id, v_business.campaign_id, v_email, v_status, v_is_safe,
+        (business_id, campaign_id, organization_id, email, status, is_safe, reason, score, sources, provider,
+         raw_response)
+    VALUES (p_business_id, v_business.campaign_id, v_business.organization_id, v_email, v_status, v_is_safe,
             p_verification_data ->> 'reason', (p_verification_data ->> 'score')::numeric, v_sources,
             p_verification_data ->> 'provider', p_verification_data)
     RETURNING id INTO v_verification_id;
@@ -128,4 +141,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.update_email_verification(uuid, varchar, jsonb)');
+SELECT leadledger.secure_function('public.update_email_verification(uuid, varchar, jsonb, uuid)', true);

@@ -11,11 +11,15 @@
 -- Columns: the document's (000 §1.8) in its order — enrichment_status, enrichment_attempts and
 -- needs_enrichment are those of the asked-for type (needs_enrichment: still pending) — then
 -- email_source, category and created_at. Served by gmaps_businesses_{facebook,linkedin}_pending_idx.
+-- Guarantees: confined by leadledger.org_scope(p_organization_id), called first: a campaign of
+-- another organization is 'Campaign not found' (raised: this returns rows), so its businesses are
+-- never read.
 CREATE OR REPLACE FUNCTION public.get_businesses_for_enrichment(
     p_campaign_id uuid,
     p_enrichment_type varchar,
     p_limit integer DEFAULT 100,
-    p_offset integer DEFAULT 0
+    p_offset integer DEFAULT 0,
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS TABLE (
     business_id uuid, campaign_id uuid, place_id text, name text, address text, city text, state text,
@@ -30,7 +34,7 @@ SET search_path = pg_catalog, pg_temp
 SET statement_timeout = '30s'
 AS $$
 BEGIN
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id, leadledger.org_scope(p_organization_id));
     PERFORM leadledger.gmaps_check_enrichment_type(p_enrichment_type);
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
         PERFORM leadledger.invalid_parameter('p_limit', 'must be between 1 and 1000');
@@ -54,7 +58,7 @@ BEGIN
          LIMIT p_limit OFFSET p_offset;
 END
 $$;
-SELECT leadledger.secure_function('public.get_businesses_for_enrichment(uuid, varchar, integer, integer)');
+SELECT leadledger.secure_function('public.get_businesses_for_enrichment(uuid, varchar, integer, integer, uuid)', true);
 
 -- claim_businesses_for_enrichment: hands up to p_limit pending businesses to one worker for
 -- p_lease, returning them.
@@ -68,12 +72,16 @@ SELECT leadledger.secure_function('public.get_businesses_for_enrichment(uuid, va
 -- repeat a new snapshot) until it has p_limit businesses or no candidates are left, at most 5
 -- passes: under heavy contention workers still get full claims. Each business handed out counts
 -- one enrichment attempt (<type>_enrichment_attempts), so a claim that expires unsaved shows.
+-- Confined by leadledger.org_scope(p_organization_id), called first: a campaign of another
+-- organization is 'Campaign not found' and nothing is leased; a lease takes its business's
+-- organization_id.
 CREATE OR REPLACE FUNCTION public.claim_businesses_for_enrichment(
     p_campaign_id uuid,
     p_enrichment_type varchar,
     p_worker text,
     p_limit integer DEFAULT 100,
-    p_lease interval DEFAULT '5 minutes'
+    p_lease interval DEFAULT '5 minutes',
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -91,7 +99,7 @@ DECLARE
     v_want integer;
     v_candidates bigint;
 BEGIN
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id, leadledger.org_scope(p_organization_id));
     PERFORM leadledger.gmaps_check_enrichment_type(p_enrichment_type);
     IF p_worker IS NULL OR btrim(p_worker) = '' THEN
         PERFORM leadledger.invalid_parameter('p_worker', 'is required');
@@ -110,7 +118,7 @@ BEGIN
     FOR v_pass IN 1..5 LOOP
         v_want := p_limit - jsonb_array_length(v_businesses);
         WITH candidates AS (
-            SELECT b.id
+            SELECT b.id, b.organization_id
               FROM public.gmaps_businesses b
              WHERE b.campaign_id = p_campaign_id
                AND CASE p_enrichment_type WHEN 'facebook' THEN b.facebook_enrichment_status
@@ -122,8 +130,9 @@ BEGIN
              LIMIT v_want
                FOR UPDATE OF b SKIP LOCKED
         ), leased AS (
-            INSERT INTO public.gmaps_enrichment_leases AS l (business_id, enrichment_type, worker, expires_at)
-            SELECT c.id, p_enrichment_type, p_worker, v_expires FROM candidates c ORDER BY c.id
+            INSERT INTO public.gmaps_enrichment_leases AS l
+                (business_id, organization_id, enrichment_type, worker, expires_at)
+            SELECT c.id, c.organization_id, p_enrichment_type, p_worker, v_expires FROM candidates c ORDER BY c.id
             ON CONFLICT (business_id, enrichment_type) DO UPDATE
                 SET worker = excluded.worker, expires_at = excluded.expires_at
               WHERE l.expires_at < now()
@@ -158,4 +167,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.claim_businesses_for_enrichment(uuid, varchar, text, integer, interval)');
+SELECT leadledger.secure_function('public.claim_businesses_for_enrichment(uuid, varchar, text, integer, interval, uuid)', true);

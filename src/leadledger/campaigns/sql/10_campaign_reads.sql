@@ -8,7 +8,9 @@
 -- get_campaign_overview: one campaign with its stored statistics, coverage progress (counted
 -- live from the coverage rows), costs by service and status history, as one envelope;
 -- 'Campaign not found' (23503) otherwise. Read-only.
-CREATE OR REPLACE FUNCTION public.get_campaign_overview(p_campaign_id uuid)
+-- Guarantees: confined by leadledger.org_scope(p_organization_id), called first: a campaign of
+-- another organization is 'Campaign not found', so nothing of it is read.
+CREATE OR REPLACE FUNCTION public.get_campaign_overview(p_campaign_id uuid, p_organization_id uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql
 STABLE
@@ -23,7 +25,7 @@ DECLARE
     v_costs jsonb;
     v_history jsonb;
 BEGIN
-    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id);
+    PERFORM leadledger.gmaps_assert_campaign(p_campaign_id, leadledger.org_scope(p_organization_id));
     SELECT * INTO v_campaign FROM public.gmaps_campaigns WHERE id = p_campaign_id;
 
     SELECT jsonb_build_object(
@@ -69,16 +71,22 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.get_campaign_overview(uuid)');
+SELECT leadledger.secure_function('public.get_campaign_overview(uuid, uuid)', true);
 
 -- list_campaigns: campaigns newest first, with keyset pagination: pass the created_at and id of
 -- the last row of a page as p_before_created_at / p_before_id for the next page (stable under
--- concurrent inserts, unlike OFFSET). Served by gmaps_campaigns_created_idx.
+-- concurrent inserts, unlike OFFSET).
+-- Guarantees: confined by leadledger.org_scope(p_organization_id), called first: only that
+-- organization's campaigns are listed (served by gmaps_campaigns_organization_idx), a cursor
+-- naming another organization's campaign only positions the page; the service without an
+-- organization lists every organization's (gmaps_campaigns_created_idx). Planned per call
+-- (force_custom_plan), so that each call's plan uses the index its arguments need.
 CREATE OR REPLACE FUNCTION public.list_campaigns(
     p_limit integer DEFAULT 50,
     p_before_created_at timestamptz DEFAULT NULL,
     p_before_id uuid DEFAULT NULL,
-    p_status varchar DEFAULT NULL
+    p_status varchar DEFAULT NULL,
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS TABLE (
     id uuid, name text, status text, location text, target_zip_count integer, zips_scraped integer,
@@ -90,7 +98,10 @@ STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET statement_timeout = '30s'
+SET plan_cache_mode = force_custom_plan
 AS $$
+DECLARE
+    v_organization uuid := leadledger.org_scope(p_organization_id);
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 500 THEN
         PERFORM leadledger.invalid_parameter('p_limit', 'must be between 1 and 500');
@@ -106,10 +117,11 @@ BEGIN
         SELECT c.id, c.name, c.status, c.location, c.target_zip_count, c.zips_scraped, c.total_businesses,
                c.total_emails, c.estimated_cost, c.actual_cost, c.created_at
           FROM public.gmaps_campaigns c
-         WHERE (p_before_created_at IS NULL OR (c.created_at, c.id) < (p_before_created_at, p_before_id))
+         WHERE (v_organization IS NULL OR c.organization_id = v_organization)
+           AND (p_before_created_at IS NULL OR (c.created_at, c.id) < (p_before_created_at, p_before_id))
            AND (p_status IS NULL OR c.status = p_status)
          ORDER BY c.created_at DESC, c.id DESC
          LIMIT p_limit;
 END
 $$;
-SELECT leadledger.secure_function('public.list_campaigns(integer, timestamptz, uuid, varchar)');
+SELECT leadledger.secure_function('public.list_campaigns(integer, timestamptz, uuid, varchar, uuid)', true);
