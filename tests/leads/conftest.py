@@ -24,7 +24,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
+from leadledger.db.migrations import discover_current
 from tests.helpers import (  # noqa: F401 - re-exported for the test modules
     Conn,
     Envelope,
@@ -107,17 +109,94 @@ def assert_failed(
 
 @contextmanager
 def jwt_claims(conn: Conn, claims: dict[str, Any]) -> Iterator[Conn]:
-    """A transaction with ``request.jwt.claims`` set for it alone, as PostgREST sets it."""
+    """A transaction with ``request.jwt.claims`` set for it alone, as PostgREST sets it. The
+    session's role stays (on the test server a superuser: the service, whatever the claims)."""
     with conn.transaction():
         conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
         yield conn
 
 
+#: A role that is not the service and was granted too much by mistake: EXECUTE on every function
+#: of public and SELECT on the domain's tables. Only the functions' own checks (org_scope) and
+#: row level security stand between it and other organizations' rows.
+OVERGRANTED = "lltest_overgranted"
+#: A custom role made IN ROLE authenticated, as the issue's review found one.
+CUSTOM_AUTHENTICATED = "lltest_custom_authenticated"
+#: The tables end users may read through PostgREST (row level security by organization).
+READABLE_TABLES = ("leads", "conversations", "messages", "whatsapp_numbers", "lead_audit_log")
+
+
+class Supabase:
+    """Supabase's roles in a transaction that is rolled back: see :func:`supabase`."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+
+    def act(self, role: str | None, claims: dict[str, Any] | None) -> Conn:
+        """Call as ``role`` (None: the session's, the service) with ``claims`` (None: none), as
+        PostgREST does: both local to the transaction."""
+        self.conn.execute("RESET ROLE")
+        self.conn.execute(
+            "SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims) if claims else "",)
+        )
+        if role is not None:
+            self.conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        return self.conn
+
+    def member(self, user_id: str, organization_id: str, role: str = "authenticated") -> Conn:
+        """A signed-in member: ``authenticated`` with his JWT's claims (sub, organization_id)."""
+        return self.act(role, {"sub": user_id, "role": "authenticated", "organization_id": organization_id})
+
+    def service(self) -> Conn:
+        """Back to the session's role, without claims: the service (and table digests see every row)."""
+        return self.act(None, None)
+
+
 @contextmanager
-def end_user(conn: Conn, user_id: str) -> Iterator[Conn]:
-    """A transaction acting as the end user ``user_id`` (a Supabase user's JWT)."""
-    with jwt_claims(conn, {"sub": user_id, "role": "authenticated"}) as c:
-        yield c
+def supabase(conn: Conn) -> Iterator[Supabase]:
+    """A transaction, rolled back at the end, with Supabase's roles as a Supabase project has
+    them: ``authenticated`` (created when the server has none), granted what the current state
+    grants it (the leads files are applied again in the transaction, so secure_function(..., true)
+    and org_open_reads find the role); :data:`CUSTOM_AUTHENTICATED` IN ROLE authenticated; and
+    :data:`OVERGRANTED`. Roles are cluster-wide but CREATE ROLE is transactional: nothing stays.
+    Assert inside the block: whatever the calls wrote is rolled back with it."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(
+            """DO $$ BEGIN
+                   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN
+                       CREATE ROLE authenticated NOLOGIN;
+                   END IF;
+               END $$"""
+        )
+        conn.execute(
+            sql.SQL("CREATE ROLE {} NOLOGIN IN ROLE authenticated").format(
+                sql.Identifier(CUSTOM_AUTHENTICATED)
+            )
+        )
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(OVERGRANTED)))
+        for current in discover_current(["leadledger.leads"]):
+            conn.execute(current.sql)
+        conn.execute(
+            sql.SQL("GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {}").format(
+                sql.Identifier(OVERGRANTED)
+            )
+        )
+        for table in READABLE_TABLES:
+            conn.execute(
+                sql.SQL("GRANT SELECT ON public.{} TO {}").format(
+                    sql.Identifier(table), sql.Identifier(OVERGRANTED)
+                )
+            )
+        yield Supabase(conn)
+
+
+@contextmanager
+def end_user(conn: Conn, user_id: str, organization_id: str | None = None) -> Iterator[Conn]:
+    """A rolled-back transaction acting as the end user ``user_id`` in ``organization_id`` (his
+    organization when not given) through Supabase's ``authenticated`` role (see :func:`supabase`)."""
+    organization = organization_id or organization_of(conn, user_id)
+    with supabase(conn) as roles:
+        yield roles.member(user_id, organization)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -128,6 +207,11 @@ def end_user(conn: Conn, user_id: str) -> Iterator[Conn]:
 def new_user(conn: Conn, email: str | None = None, name: str | None = None) -> str:
     result = ok(conn, "create_app_user", p_email=email or f"{uuid.uuid4().hex[:10]}@example.com", p_name=name)
     return str(result["user_id"])
+
+
+def organization_of(conn: Conn, user_id: str) -> str:
+    """The organization of a user (create_app_user gave him one of his own)."""
+    return str(value(conn, "SELECT organization_id FROM organization_members WHERE user_id = %s", user_id))
 
 
 def new_lead(
@@ -220,7 +304,9 @@ class Seed:
     other_lead_id: str  # the other user's lead, for SEED_PHONE too, with one inbound message
     deleted_lead_id: str  # a soft-deleted lead of user_id (SEED_DELETED_PHONE)
     key_hash: str
-    phone_number_id: str  # a WhatsApp number of user_id
+    phone_number_id: str  # a WhatsApp number of user_id's organization
+    organization_id: str  # user_id's
+    other_organization_id: str  # other_user_id's
 
 
 SEED_PHONE = "+15125550100"
@@ -260,4 +346,6 @@ def seed(shared: Conn) -> Seed:
         deleted_lead_id=str(deleted["lead_id"]),
         key_hash=key_hash,
         phone_number_id="1098765432",
+        organization_id=organization_of(shared, user),
+        other_organization_id=organization_of(shared, other),
     )

@@ -415,19 +415,21 @@ def test_a_webhook_cut_by_the_statement_timeout_is_503_so_meta_redelivers(
     assert counts(conn) == (0, 0, 0)
 
 
-def test_sending_without_whatsapp_settings_is_503_naming_them(
-    env: Env, db_url: str, conn: psycopg.Connection[Any]
+def test_sending_without_a_token_or_a_number_is_503_naming_what_is_missing(
+    env: Env, db_url: str, database: Database, conn: psycopg.Connection[Any]
 ) -> None:
-    settings = make_settings(db_url)
+    settings = make_settings(db_url)  # no LEADLEDGER_WHATSAPP_ACCESS_TOKEN
+    body = {"to": "+15125550199", "message": "hi", "createLead": True, "customerName": "Sam"}
+    numberless = new_member(database)  # an organization without a WhatsApp number
     with TestClient(create_app(settings, database_url=db_url)) as api:
-        response = api.post(
-            "/api/whatsapp",
-            headers=env.auth,
-            json={"to": "+15125550199", "message": "hi", "createLead": True, "customerName": "Sam"},
-        )
-    assert response.status_code == 503
-    assert "LEADLEDGER_WHATSAPP_PHONE_NUMBER_ID" in response.json()["error"]
+        no_token = api.post("/api/whatsapp", headers=env.auth, json=body)
+        no_number = api.post("/api/whatsapp", headers=numberless.auth, json=body)
+    assert no_token.status_code == 503
+    assert "LEADLEDGER_WHATSAPP_ACCESS_TOKEN" in no_token.json()["error"]
+    assert no_number.status_code == 503
+    assert "leadledger whatsapp link --org" in no_number.json()["error"]
     assert counts(conn) == (0, 0, 0)
+    assert env.fake.sent == []
 
 
 FAIL_OUTBOUND = """

@@ -1,4 +1,4 @@
-"""``leadledger users / leads / whatsapp`` as a user runs them."""
+"""``leadledger users / leads / whatsapp`` as a user runs them (``users``: leadledger.orgs.cli)."""
 
 from __future__ import annotations
 
@@ -40,9 +40,39 @@ def test_users_create_import_list_link(db_url: str, conn: psycopg.Connection[Any
     listed = run("leads", "list", "--user", user_id, url=db_url)
     assert "Ana Ruiz" in listed.stdout
     assert "+442079460958" in listed.stdout
+    organization = scalar(
+        conn, "SELECT organization_id::text FROM organization_members WHERE user_id = %s", user_id
+    )
+    in_org = run("leads", "list", "--user", user_id, "--org", organization, url=db_url)
+    assert "Ana Ruiz" in in_org.stdout
     linked = run("whatsapp", "link", "--user", user_id, "--phone-number-id", "100200300400", url=db_url)
     assert linked.returncode == 0, linked.stderr
+    assert organization in linked.stdout.replace("\n", "")
     assert scalar(conn, "SELECT user_id::text FROM whatsapp_numbers") == user_id
+    assert scalar(conn, "SELECT organization_id::text FROM whatsapp_numbers") == organization
+    # --org and --token-env: the number's access token is read from that variable, never stored
+    again = run(
+        "whatsapp", "link", "--user", user_id, "--org", organization, "--phone-number-id", "100200300400",
+        "--token-env", "CLINIC_WA_TOKEN", url=db_url,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert scalar(conn, "SELECT access_token_ref FROM whatsapp_numbers") == "env:CLINIC_WA_TOKEN"
+    listed_numbers = run("whatsapp", "list", "--org", organization, url=db_url)
+    assert "100200300400" in listed_numbers.stdout
+    assert "env:CLINIC_WA_TOKEN" in listed_numbers.stdout
+    bad = run(
+        "whatsapp", "link", "--user", user_id, "--phone-number-id", "100200300400",
+        "--token-env", "not a name", url=db_url,
+    )  # fmt: skip
+    assert bad.returncode != 0
+    assert "p_access_token_ref" in bad.stderr
+    # another organization may not take the number
+    other = scalar(conn, "SELECT id::text FROM organizations WHERE is_default")
+    taken = run(
+        "whatsapp", "link", "--user", user_id, "--org", other, "--phone-number-id", "100200300400", url=db_url
+    )
+    assert taken.returncode != 0
+    assert scalar(conn, "SELECT organization_id::text FROM whatsapp_numbers") == organization
 
 
 def test_bad_import_names_every_bad_line_and_writes_nothing(

@@ -15,6 +15,7 @@ from tests.leads.conftest import (
     jwt_claims,
     new_lead,
     ok,
+    organization_of,
     phone,
     rows,
     value,
@@ -24,7 +25,8 @@ from tests.leads.conftest import (
 def audit(conn: Conn, since: int = 0) -> list[dict[str, Any]]:
     return rows(
         conn,
-        "SELECT id, table_name, record_id::text AS record_id, action, actor, old_values, new_values"
+        "SELECT id, organization_id::text AS organization_id, table_name, record_id::text AS record_id,"
+        " action, actor, old_values, new_values"
         " FROM lead_audit_log WHERE id > %s ORDER BY id",
         since,
     )
@@ -47,9 +49,11 @@ def test_creating_a_lead_logs_both_inserts_with_the_new_rows(pg: Conn, user_id: 
         created["conversation_id"],
         "INSERT",
     )
+    organization = organization_of(pg, user_id)
     for entry in (lead_log, conversation_log):
         assert entry["actor"] == user_id  # the user the service acted for (the HTTP API's caller)
         assert entry["old_values"] is None
+        assert entry["organization_id"] == organization  # the lead's: row level security shows it there
     stored = value(pg, "SELECT to_jsonb(l) FROM leads l WHERE id = %s", created["lead_id"])
     assert lead_log["new_values"] == stored
     assert lead_log["new_values"]["customer_phone"] == "+15125550100"
@@ -132,28 +136,30 @@ def test_the_actor_is_the_jwt_subject_else_the_setting_else_the_acting_user_else
 ) -> None:
     session_user = value(pg, "SELECT session_user::text")
 
-    # 1. PostgREST with an end user's JWT: the subject, even when leadledger.actor is set too.
+    # 1. PostgREST with an end user's JWT: the subject, even when leadledger.actor is set too
+    #    (in a rolled-back transaction: Supabase's roles are simulated in it).
     pg.execute("SET leadledger.actor = 'etl-worker'")
     mark = last_id(pg)
     with end_user(pg, user_id):
         ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"])
-    assert {e["actor"] for e in audit(pg, mark)} == {user_id}
+        pg.execute("RESET ROLE")
+        assert {e["actor"] for e in audit(pg, mark)} == {user_id}
 
     # 2. The service role's JWT has a subject too.
     mark = last_id(pg)
     with jwt_claims(pg, {"sub": "service-account-7", "role": "service_role"}):
-        ok(pg, "restore_lead", p_lead_id=lead["lead_id"])
+        ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"])
     assert {e["actor"] for e in audit(pg, mark)} == {"service-account-7"}
 
     # 3. No JWT (the claims were local to that transaction): the leadledger.actor setting.
     mark = last_id(pg)
-    ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"])
+    ok(pg, "restore_lead", p_lead_id=lead["lead_id"])
     assert {e["actor"] for e in audit(pg, mark)} == {"etl-worker"}
 
     # 4. Claims without a subject fall through to the setting as well.
     mark = last_id(pg)
     with jwt_claims(pg, {"role": "anon"}):
-        ok(pg, "restore_lead", p_lead_id=lead["lead_id"])
+        ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"])
     assert {e["actor"] for e in audit(pg, mark)} == {"etl-worker"}
 
     # 5. Neither: the user the call acts for (p_user_id, as the HTTP API passes its caller) ...
@@ -162,12 +168,12 @@ def test_the_actor_is_the_jwt_subject_else_the_setting_else_the_acting_user_else
     new_lead(pg, user_id, phone(1))
     assert {e["actor"] for e in audit(pg, mark)} == {user_id}
     mark = last_id(pg)
-    ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"], p_user_id=user_id)
+    ok(pg, "restore_lead", p_lead_id=lead["lead_id"], p_user_id=user_id)
     assert {e["actor"] for e in audit(pg, mark)} == {user_id}
 
     # 6. ... and when the service acts for no one in particular, the session user.
     mark = last_id(pg)
-    ok(pg, "restore_lead", p_lead_id=lead["lead_id"])
+    ok(pg, "soft_delete_lead", p_lead_id=lead["lead_id"])
     assert {e["actor"] for e in audit(pg, mark)} == {session_user}
 
     # A setting local to one transaction works the same way.

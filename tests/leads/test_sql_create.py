@@ -19,6 +19,7 @@ from tests.leads.conftest import (
     lead_row,
     new_lead,
     ok,
+    organization_of,
     phone,
     value,
 )
@@ -38,10 +39,12 @@ def test_creates_the_lead_and_its_conversation(pg: Conn, user_id: str) -> None:
         "success": True,
         "lead_id": result["lead_id"],
         "conversation_id": result["conversation_id"],
+        "organization_id": organization_of(pg, user_id),
         "customer_phone": "+15125550100",
     }
     lead = lead_row(pg, result["lead_id"])
     assert str(lead["user_id"]) == user_id
+    assert str(lead["organization_id"]) == organization_of(pg, user_id)
     assert lead["customer_phone"] == "+15125550100"
     assert lead["customer_name"] == "Ana Souza"
     assert lead["lead_type"] == "quote"
@@ -52,6 +55,7 @@ def test_creates_the_lead_and_its_conversation(pg: Conn, user_id: str) -> None:
     [conversation] = conversations_of(pg, result["lead_id"])
     assert str(conversation["id"]) == result["conversation_id"]
     assert str(conversation["user_id"]) == user_id
+    assert conversation["organization_id"] == lead["organization_id"]
     assert conversation["status"] == "active"
     assert conversation["deleted_at"] is None
     assert conversation["last_message_at"] is None
@@ -167,7 +171,7 @@ def test_duplicate_live_phone_is_23505(shared: Conn, seed: Seed) -> None:
         p_customer_name="Someone else",
         p_lead_type="order",
     )
-    assert "leads_user_phone_live_key" in result["error_detail"]
+    assert "leads_organization_phone_live_key" in result["error_detail"]
 
 
 def test_same_phone_for_another_user_is_another_lead(

@@ -8,7 +8,17 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.leads.conftest import Conn, Envelope, call_sql, counts, new_lead, phone, table_state, value
+from tests.leads.conftest import (
+    Conn,
+    Envelope,
+    call_sql,
+    counts,
+    new_lead,
+    organization_of,
+    phone,
+    table_state,
+    value,
+)
 
 INJECT = """
 CREATE FUNCTION public.inject_failure() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -82,8 +92,9 @@ def test_a_failure_between_the_two_inserts_leaves_no_orphan(
 
 def insert_bare_lead(conn: Conn, user_id: str, number: str = "+15125550100") -> str:
     row = conn.execute(
-        "INSERT INTO leads (user_id, customer_phone, lead_type) VALUES (%s, %s, 'inquiry') RETURNING id",
-        (user_id, number),
+        "INSERT INTO leads (organization_id, user_id, customer_phone, lead_type)"
+        " VALUES (%s, %s, %s, 'inquiry') RETURNING id",
+        (organization_of(conn, user_id), user_id, number),
     ).fetchone()
     assert row is not None
     return str(row[0])
@@ -110,7 +121,10 @@ def test_a_lead_inserted_alone_in_autocommit_fails_too(pg: Conn, user_id: str) -
 def test_a_lead_and_its_conversation_in_one_transaction_commit(pg: Conn, user_id: str) -> None:
     with pg.transaction():
         lead_id = insert_bare_lead(pg, user_id)
-        pg.execute("INSERT INTO conversations (lead_id, user_id) VALUES (%s, %s)", (lead_id, user_id))
+        pg.execute(
+            "INSERT INTO conversations (organization_id, lead_id, user_id) VALUES (%s, %s, %s)",
+            (organization_of(pg, user_id), lead_id, user_id),
+        )
     assert counts(pg)["leads"] == 1
     assert counts(pg)["conversations"] == 1
 
@@ -162,10 +176,54 @@ def test_one_of_two_conversations_may_go_and_a_lead_may_be_deleted_whole(
 
 
 def test_a_conversation_needs_an_existing_lead(pg: Conn, user_id: str) -> None:
+    organization = organization_of(pg, user_id)
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         pg.execute(
-            "INSERT INTO conversations (lead_id, user_id) VALUES (%s, %s)",
-            ("00000000-0000-4000-8000-000000000000", user_id),
+            "INSERT INTO conversations (organization_id, lead_id, user_id) VALUES (%s, %s, %s)",
+            (organization, "00000000-0000-4000-8000-000000000000", user_id),
         )
     with pytest.raises(psycopg.errors.NotNullViolation):
-        pg.execute("INSERT INTO conversations (lead_id, user_id) VALUES (NULL, %s)", (user_id,))
+        pg.execute(
+            "INSERT INTO conversations (organization_id, lead_id, user_id) VALUES (%s, NULL, %s)",
+            (organization, user_id),
+        )
+
+
+def test_children_are_in_their_parents_organization(
+    pg: Conn, user_id: str, other_user_id: str, lead: Envelope
+) -> None:
+    """Row level security compares organization_id alone: the composite foreign keys keep a
+    conversation in its lead's organization and a message in its conversation's."""
+    other = organization_of(pg, other_user_id)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        pg.execute(
+            "INSERT INTO conversations (organization_id, lead_id, user_id, status)"
+            " VALUES (%s, %s, %s, 'closed')",
+            (other, lead["lead_id"], other_user_id),
+        )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        pg.execute(
+            "INSERT INTO messages (organization_id, conversation_id, direction, status)"
+            " VALUES (%s, %s, 'inbound', 'received')",
+            (other, lead["conversation_id"]),
+        )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        pg.execute("UPDATE leads SET organization_id = %s WHERE id = %s", (other, lead["lead_id"]))
+    assert counts(pg) == {"leads": 1, "conversations": 1, "messages": 0, "lead_audit_log": 2}
+
+
+def test_deleting_an_organization_takes_its_leads_and_their_log(
+    pg: Conn, user_id: str, other_user_id: str, lead: Envelope
+) -> None:
+    theirs = new_lead(pg, other_user_id, phone(1))
+    call_sql(
+        pg,
+        "record_whatsapp_message",
+        p_user_id=user_id,
+        p_wa_message_id="w.1",
+        p_from_phone=phone(2),
+        p_body="",
+    )
+    pg.execute("DELETE FROM organizations WHERE id = %s", (organization_of(pg, user_id),))
+    assert counts(pg) == {"leads": 1, "conversations": 1, "messages": 0, "lead_audit_log": 2}
+    assert value(pg, "SELECT id::text FROM leads") == theirs["lead_id"]

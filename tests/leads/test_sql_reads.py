@@ -129,21 +129,23 @@ def test_filters_by_status_type_and_search(pg: Conn, user_id: str) -> None:
 def test_the_listed_conversation_is_the_open_one_else_the_latest(pg: Conn, user_id: str) -> None:
     opened = new_lead(pg, user_id, phone(1))
     pg.execute(
-        "INSERT INTO conversations (lead_id, user_id, status, created_at)"
-        " VALUES (%s, %s, 'closed', now() + interval '1 hour')",
-        (opened["lead_id"], user_id),
+        "INSERT INTO conversations (organization_id, lead_id, user_id, status, created_at)"
+        " SELECT organization_id, id, user_id, 'closed', now() + interval '1 hour' FROM leads WHERE id = %s",
+        (opened["lead_id"],),
     )
     closed = new_lead(pg, user_id, phone(2), p_conversation_status="closed")
     later = pg.execute(
-        "INSERT INTO conversations (lead_id, user_id, status, created_at)"
-        " VALUES (%s, %s, 'archived', now() + interval '1 hour') RETURNING id",
-        (closed["lead_id"], user_id),
+        "INSERT INTO conversations (organization_id, lead_id, user_id, status, created_at)"
+        " SELECT organization_id, id, user_id, 'archived', now() + interval '1 hour' FROM leads WHERE id = %s"
+        " RETURNING id",
+        (closed["lead_id"],),
     ).fetchone()
     assert later is not None
     pg.execute(
-        "INSERT INTO conversations (lead_id, user_id, status, created_at, deleted_at)"
-        " VALUES (%s, %s, 'active', now() + interval '2 hours', now())",
-        (closed["lead_id"], user_id),
+        "INSERT INTO conversations (organization_id, lead_id, user_id, status, created_at, deleted_at)"
+        " SELECT organization_id, id, user_id, 'active', now() + interval '2 hours', now()"
+        " FROM leads WHERE id = %s",
+        (closed["lead_id"],),
     )
     by_lead = {str(r["lead_id"]): r for r in fetch_sql(pg, "list_leads", p_user_id=user_id)}
     assert str(by_lead[opened["lead_id"]]["conversation_id"]) == opened["conversation_id"]
@@ -209,8 +211,9 @@ def test_get_lead_returns_the_lead_its_conversations_and_latest_messages(
     pg.execute("UPDATE conversations SET status = 'closed' WHERE id = %s", (lead["conversation_id"],))
     second = inbound(pg, user_id, "wamid.new", "15125550100", "new thread", p_payload={"raw": True})
     pg.execute(
-        "INSERT INTO conversations (lead_id, user_id, status, deleted_at) VALUES (%s, %s, 'closed', now())",
-        (lead["lead_id"], user_id),
+        "INSERT INTO conversations (organization_id, lead_id, user_id, status, deleted_at)"
+        " SELECT organization_id, id, user_id, 'closed', now() FROM leads WHERE id = %s",
+        (lead["lead_id"],),
     )
 
     result = call_sql(pg, "get_lead", p_lead_id=lead["lead_id"], p_user_id=user_id)

@@ -129,7 +129,7 @@ def test_restore_is_refused_when_the_number_has_a_new_live_lead(
     result = assert_failed(
         pg, "restore_lead", code="23505", error="Duplicate record detected", p_lead_id=lead["lead_id"]
     )
-    assert "leads_user_phone_live_key" in result["error_detail"]
+    assert "leads_organization_phone_live_key" in result["error_detail"]
     assert lead_row(pg, lead["lead_id"])["deleted_at"] is not None
     assert all(c["deleted_at"] is not None for c in conversations_of(pg, lead["lead_id"]))
     assert live_ids(pg, user_id) == [replacement["lead_id"]]
@@ -154,7 +154,7 @@ def test_refused_calls_write_nothing(
     params: dict[str, Any] = {"p_lead_id": leads[which], "p_user_id": owners[owner]}
     result = assert_failed(shared, function, code=code, error=error, **params)
     if code == "23503":
-        assert result["error_detail"] == f"Lead not found (no lead {leads[which]} for this user)"
+        assert result["error_detail"] == f"Lead not found (no lead {leads[which]} for this caller)"
 
 
 def test_a_deleted_lead_is_restored_only_by_its_owner(shared: Conn, seed: Seed) -> None:

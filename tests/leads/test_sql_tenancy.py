@@ -1,26 +1,33 @@
-"""Tenancy: called as PostgREST calls with an end user's JWT (a transaction with
-request.jwt.claims {"sub": <user>, "role": "authenticated"}), a user acts only for himself;
-the service (no claims, or another role) may act for any user. And the privileges."""
+"""Tenancy of the leads functions (D45-D47), from the inside: an end user (Supabase's
+``authenticated`` role with his JWT's claims: sub and organization_id) works in his organization
+and only as himself; the members of an organization share its leads; the service (a role holding
+leadledger_service) acts in any organization, naming it or the user's one organization. And the
+privileges. The attempts on another organization's data are in tests/leads/test_tenancy.py.
+
+End-user calls run in :func:`~tests.leads.conftest.supabase` transactions, which are rolled back:
+each test asserts inside them."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import psycopg
 import pytest
 
 from tests.leads.conftest import (
+    OVERGRANTED,
     Conn,
-    Seed,
     assert_failed,
     call_sql,
     end_user,
     fetch_sql,
     jwt_claims,
-    lead_row,
     new_lead,
     ok,
+    organization_of,
     phone,
+    supabase,
     table_state,
     value,
 )
@@ -28,28 +35,82 @@ from tests.leads.conftest import (
 NOT_ALLOWED = "Not allowed for this user"
 
 
-def test_an_end_user_creates_leads_for_himself(pg: Conn, user_id: str) -> None:
+def new_member(conn: Conn, organization_id: str, role: str = "member") -> str:
+    """A user who joins an existing organization."""
+    email = f"member-{uuid.uuid4().hex[:10]}@example.com"
+    return str(
+        ok(conn, "create_app_user", p_email=email, p_organization_id=organization_id, p_role=role)["user_id"]
+    )
+
+
+def test_an_end_user_works_in_his_organization(pg: Conn, user_id: str) -> None:
+    organization = organization_of(pg, user_id)
     with end_user(pg, user_id):
         created = new_lead(pg, user_id, phone(1))
+        assert created["organization_id"] == organization
         imported = ok(
             pg,
             "create_leads_with_conversations",
             p_user_id=user_id,
             p_leads=[{"customer_phone": phone(2), "lead_type": "order"}],
         )
-        listed = fetch_sql(pg, "list_leads", p_user_id=user_id)
+        assert imported["created"] == 1
+        # naming his organization is the same as naming none
+        listed = fetch_sql(pg, "list_leads", p_user_id=user_id, p_organization_id=organization)
+        assert {str(r["lead_id"]) for r in listed} == {created["lead_id"], imported["leads"][0]["lead_id"]}
         detail = ok(pg, "get_lead", p_lead_id=created["lead_id"])  # no p_user_id: the JWT scopes it
-    assert imported["created"] == 1
-    assert len(listed) == 2
-    assert detail["lead"]["user_id"] == user_id
+        assert detail["lead"]["user_id"] == user_id
+        assert detail["lead"]["organization_id"] == organization
+        assert ok(pg, "soft_delete_lead", p_lead_id=created["lead_id"])["changed"] is True
+        assert ok(pg, "restore_lead", p_lead_id=created["lead_id"], p_user_id=user_id)["changed"] is True
+        pg.execute("RESET ROLE")
+        assert value(pg, "SELECT count(*) FROM leads WHERE organization_id <> %s", organization) == 0
 
 
-CREATES: list[tuple[str, dict[str, Any]]] = [
+def test_members_share_their_organizations_leads(pg: Conn, user_id: str) -> None:
+    """D45: members read and write their organization's data. One live lead per organization and
+    phone: a colleague finds the customer's lead instead of making a second one."""
+    organization = organization_of(pg, user_id)
+    colleague = new_member(pg, organization)
+    mine = new_lead(pg, user_id, phone(1))
+    with end_user(pg, colleague):
+        assert [str(r["lead_id"]) for r in fetch_sql(pg, "list_leads", p_user_id=colleague)] == [
+            mine["lead_id"]
+        ]
+        assert (
+            ok(pg, "get_lead", p_lead_id=mine["lead_id"], p_user_id=colleague)["lead"]["user_id"] == user_id
+        )
+        again = call_sql(
+            pg,
+            "create_lead_with_conversation",
+            p_user_id=colleague,
+            p_customer_phone=phone(1),
+            p_customer_name="Same customer",
+            p_lead_type="quote",
+        )
+        assert (again["success"], again["error_code"]) == (False, "23505")
+        assert ok(pg, "soft_delete_lead", p_lead_id=mine["lead_id"])["changed"] is True
+    # the service records a colleague's reply in the same lead
+    sent = ok(
+        pg,
+        "record_whatsapp_outgoing",
+        p_user_id=colleague,
+        p_to_phone=phone(1),
+        p_body="Hello from a colleague",
+        p_wa_message_id="wamid.colleague",
+        p_organization_id=organization,
+    )
+    assert sent["lead_id"] == mine["lead_id"]
+
+
+CALLS_AS: list[tuple[str, dict[str, Any]]] = [
     (
         "create_lead_with_conversation",
         {"p_customer_phone": phone(60), "p_customer_name": "X", "p_lead_type": "inquiry"},
     ),
     ("create_leads_with_conversations", {"p_leads": [{"customer_phone": phone(61), "lead_type": "inquiry"}]}),
+    ("list_leads", {}),
+    ("find_lead_by_phone", {"p_phone": phone(60)}),
     ("record_whatsapp_message", {"p_wa_message_id": "wamid.t", "p_from_phone": phone(62), "p_body": "x"}),
     (
         "record_whatsapp_outgoing",
@@ -61,163 +122,145 @@ CREATES: list[tuple[str, dict[str, Any]]] = [
             "p_customer_name": "X",
         },
     ),
-    ("create_api_key", {"p_key_hash": "ef" * 32}),
     ("link_whatsapp_number", {"p_phone_number_id": "5550123"}),
 ]
 
 
-@pytest.mark.parametrize(("function", "params"), CREATES, ids=[c[0] for c in CREATES])
-def test_an_end_user_may_not_act_for_another_user(
-    shared: Conn, seed: Seed, function: str, params: dict[str, Any]
+#: Functions that return rows raise their refusal instead of returning an envelope.
+ROW_FUNCTIONS = {"list_leads", "find_lead_by_phone"}
+
+
+@pytest.mark.parametrize(("function", "params"), CALLS_AS, ids=[c[0] for c in CALLS_AS])
+def test_an_end_user_acts_only_as_himself(
+    pg: Conn, user_id: str, function: str, params: dict[str, Any]
 ) -> None:
-    with end_user(shared, seed.user_id):
-        result = assert_failed(
-            shared, function, code="42501", error=NOT_ALLOWED, p_user_id=seed.other_user_id, **params
-        )
-    assert result["error_detail"] == NOT_ALLOWED
+    """Even a colleague in his own organization may not be named as p_user_id (by a role granted
+    every function by mistake, so that the service-only ones are reached too)."""
+    organization = organization_of(pg, user_id)
+    colleague = new_member(pg, organization)
+    with supabase(pg) as roles:
+        before = table_state(roles.service())
+        roles.act(OVERGRANTED, {"sub": user_id, "role": "authenticated", "organization_id": organization})
+        if function in ROW_FUNCTIONS:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=NOT_ALLOWED), pg.transaction():
+                fetch_sql(pg, function, p_user_id=colleague, **params)
+        else:
+            result = call_sql(pg, function, p_user_id=colleague, **params)
+            assert (result["success"], result["error_code"], result["error"]) == (False, "42501", NOT_ALLOWED)
+        assert table_state(roles.service()) == before
 
 
-def test_an_end_user_may_not_list_another_users_leads(shared: Conn, seed: Seed) -> None:
-    with (
-        pytest.raises(psycopg.errors.InsufficientPrivilege, match=NOT_ALLOWED),
-        end_user(shared, seed.user_id),
-    ):
-        fetch_sql(shared, "list_leads", p_user_id=seed.other_user_id)
-
-
-@pytest.mark.parametrize("function", ["soft_delete_lead", "restore_lead", "get_lead"])
-def test_another_users_lead_reads_as_not_found(shared: Conn, seed: Seed, function: str) -> None:
-    for lead_id, owner in [(seed.other_lead_id, None), (seed.other_lead_id, seed.user_id)]:
-        with end_user(shared, seed.user_id):
-            assert_failed(
-                shared, function, code="23503", error="Lead not found", p_lead_id=lead_id, p_user_id=owner
-            )
-
-
-@pytest.mark.parametrize("function", ["soft_delete_lead", "restore_lead", "get_lead"])
-def test_an_end_user_may_not_scope_a_call_to_another_user(shared: Conn, seed: Seed, function: str) -> None:
-    """Passing the other tenant's id as p_user_id must not open the other tenant's leads."""
-    for lead_id in (seed.other_lead_id, seed.lead_id):
-        with end_user(shared, seed.user_id):
-            assert_failed(
-                shared,
-                function,
-                code="42501",
-                error=NOT_ALLOWED,
-                p_lead_id=lead_id,
-                p_user_id=seed.other_user_id,
-            )
-    assert lead_row(shared, seed.other_lead_id)["deleted_at"] is None
-
-
-def test_an_end_user_soft_deletes_and_restores_his_own_lead(
-    pg: Conn, user_id: str, other_user_id: str
-) -> None:
-    mine = new_lead(pg, user_id, phone(1))
-    theirs = new_lead(pg, other_user_id, phone(1))
-    with end_user(pg, user_id):
-        assert ok(pg, "soft_delete_lead", p_lead_id=mine["lead_id"])["changed"] is True
-    with end_user(pg, user_id):
-        assert ok(pg, "restore_lead", p_lead_id=mine["lead_id"], p_user_id=user_id)["changed"] is True
-    with end_user(pg, other_user_id):
-        before = table_state(pg)
-        assert call_sql(pg, "soft_delete_lead", p_lead_id=mine["lead_id"])["error"] == "Lead not found"
-        assert table_state(pg) == before
-        assert ok(pg, "soft_delete_lead", p_lead_id=theirs["lead_id"])["changed"] is True
-
-
-def test_the_service_acts_for_any_user(pg: Conn, user_id: str, other_user_id: str) -> None:
-    created = new_lead(pg, other_user_id, phone(1))  # a direct connection: no claims
+def test_the_service_acts_in_any_organization(pg: Conn, user_id: str, other_user_id: str) -> None:
+    theirs = new_lead(pg, other_user_id, phone(1))  # a direct connection: the service, no claims
+    organization = organization_of(pg, user_id)
     with jwt_claims(pg, {"sub": "service-account", "role": "service_role"}):  # Supabase's service role
+        pg.execute("SELECT set_config('role', 'leadledger_service', true)")
         imported = ok(
             pg,
             "create_leads_with_conversations",
             p_user_id=user_id,
             p_leads=[{"customer_phone": phone(2), "lead_type": "order"}],
+            p_organization_id=organization,
         )
-        assert ok(pg, "soft_delete_lead", p_lead_id=created["lead_id"])["changed"] is True
-        assert (
-            ok(pg, "restore_lead", p_lead_id=created["lead_id"], p_user_id=other_user_id)["changed"] is True
-        )
+        assert ok(pg, "soft_delete_lead", p_lead_id=theirs["lead_id"])["changed"] is True
+        assert ok(pg, "restore_lead", p_lead_id=theirs["lead_id"], p_user_id=other_user_id)["changed"] is True
         assert ok(pg, "get_lead", p_lead_id=imported["leads"][0]["lead_id"])["lead"]["user_id"] == user_id
         assert len(fetch_sql(pg, "list_leads", p_user_id=other_user_id)) == 1
 
 
-def test_an_unknown_end_user_cannot_create_anything(shared: Conn, seed: Seed) -> None:
-    stranger = "99999999-9999-4999-8999-999999999999"
-    with end_user(shared, stranger):
+def test_the_service_names_the_organization_of_a_user_in_several(pg: Conn, user_id: str) -> None:
+    first = organization_of(pg, user_id)
+    second = str(ok(pg, "create_organization", p_name="Second", p_owner_user_id=user_id)["organization_id"])
+    new_lead(pg, user_id, phone(1), p_organization_id=first)
+    new_lead(pg, user_id, phone(1), p_organization_id=second)  # one live lead per organization and phone
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="p_organization_id: is required"):
+        fetch_sql(pg, "list_leads", p_user_id=user_id)
+    for organization in (first, second):
+        [listed] = fetch_sql(pg, "list_leads", p_user_id=user_id, p_organization_id=organization)
+        assert (
+            value(pg, "SELECT organization_id::text FROM leads WHERE id = %s", listed["lead_id"])
+            == organization
+        )
+    assert_failed(
+        pg,
+        "create_lead_with_conversation",
+        code="22023",
+        field="p_organization_id",
+        p_user_id=user_id,
+        p_customer_phone=phone(2),
+        p_customer_name="X",
+        p_lead_type="quote",
+    )
+
+
+def test_the_service_may_act_only_as_a_member_of_the_organization(
+    pg: Conn, user_id: str, other_user_id: str
+) -> None:
+    mine = new_lead(pg, user_id, phone(1))
+    organization = organization_of(pg, user_id)
+    assert_failed(
+        pg,
+        "create_lead_with_conversation",
+        code="23503",
+        error="Member not found",
+        p_user_id=other_user_id,
+        p_customer_phone=phone(2),
+        p_customer_name="X",
+        p_lead_type="quote",
+        p_organization_id=organization,
+    )
+    # acting as a user: only the leads of his organizations
+    for function in ("get_lead", "soft_delete_lead", "restore_lead"):
         assert_failed(
-            shared,
-            "create_lead_with_conversation",
+            pg,
+            function,
             code="23503",
-            error="User not found",
-            p_user_id=stranger,
-            p_customer_phone=phone(70),
-            p_customer_name="X",
-            p_lead_type="inquiry",
+            error="Lead not found",
+            p_lead_id=mine["lead_id"],
+            p_user_id=other_user_id,
         )
 
 
 LEAD_FUNCTIONS = [
-    ("create_lead_with_conversation(uuid,text,text,text,text,text,text)", True),
-    ("create_leads_with_conversations(uuid,jsonb)", True),
-    ("soft_delete_lead(uuid,uuid)", True),
-    ("restore_lead(uuid,uuid)", True),
-    ("list_leads(uuid,integer,timestamptz,uuid,text,text,text)", True),
-    ("get_lead(uuid,uuid)", True),
-    ("record_whatsapp_message(uuid,text,text,text,text,text,timestamptz,jsonb)", False),
-    ("record_whatsapp_outgoing(uuid,text,text,text,boolean,text)", False),
-    ("update_whatsapp_message_status(text,text,timestamptz,jsonb)", False),
-    ("create_app_user(text,text,uuid)", False),
-    ("create_api_key(uuid,text,text)", False),
-    ("authenticate_api_key(text)", False),
-    ("link_whatsapp_number(uuid,text,text)", False),
-    ("whatsapp_number_owner(text)", False),
-    ("find_lead_by_phone(uuid,text)", False),
+    ("create_lead_with_conversation(uuid,text,text,text,text,text,text,uuid)", True),
+    ("create_leads_with_conversations(uuid,jsonb,uuid)", True),
+    ("soft_delete_lead(uuid,uuid,uuid)", True),
+    ("restore_lead(uuid,uuid,uuid)", True),
+    ("list_leads(uuid,integer,timestamptz,uuid,text,text,text,uuid)", True),
+    ("get_lead(uuid,uuid,uuid)", True),
+    ("record_whatsapp_message(uuid,text,text,text,text,text,timestamptz,jsonb,uuid)", False),
+    ("record_whatsapp_outgoing(uuid,text,text,text,boolean,text,uuid)", False),
+    ("update_whatsapp_message_status(text,text,timestamptz,jsonb,uuid)", False),
+    ("link_whatsapp_number(uuid,text,text,text,uuid)", False),
+    ("list_whatsapp_numbers(uuid)", False),
+    ("whatsapp_number_owner(text,uuid)", False),
+    ("find_lead_by_phone(uuid,text,uuid)", False),
 ]
 
 
-def test_privileges(shared: Conn, seed: Seed) -> None:
-    """Only leadledger_service may execute (and `authenticated` the end-user ones, where it exists);
-    every public function is SECURITY DEFINER with a pinned search_path."""
-    authenticated = (
-        shared.execute("SELECT 1 FROM pg_roles WHERE rolname = 'authenticated'").fetchone() is not None
-    )
-    for signature, end_user_function in LEAD_FUNCTIONS:
-        row = shared.execute(
-            "SELECT p.prosecdef, p.proconfig,"
-            " has_function_privilege('leadledger_service', p.oid, 'EXECUTE'),"
-            " EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0)"
-            " FROM pg_proc p WHERE p.oid = %s::regprocedure",
-            (f"public.{signature}",),
-        ).fetchone()
-        assert row is not None, signature
-        secdef, config, service, public = row
-        assert secdef is True, signature
-        assert "search_path=pg_catalog, pg_temp" in config, signature
-        assert service is True, signature
-        assert public is False, signature
-        if authenticated:
-            granted = shared.execute(
-                "SELECT has_function_privilege('authenticated', %s::regprocedure, 'EXECUTE')",
+def test_privileges(pg: Conn) -> None:
+    """Only leadledger_service may execute (and Supabase's ``authenticated`` the end-user ones);
+    every public function is SECURITY DEFINER with a pinned search_path, and takes
+    p_organization_id last, with a default."""
+    with supabase(pg):
+        for signature, end_user_function in LEAD_FUNCTIONS:
+            row = pg.execute(
+                "SELECT p.prosecdef, p.proconfig,"
+                " has_function_privilege('leadledger_service', p.oid, 'EXECUTE'),"
+                " EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = 0),"
+                " has_function_privilege('authenticated', p.oid, 'EXECUTE'),"
+                " p.proargnames[p.pronargs], p.pronargdefaults > 0"
+                " FROM pg_proc p WHERE p.oid = %s::regprocedure",
                 (f"public.{signature}",),
             ).fetchone()
-            assert granted is not None
-            assert granted[0] is end_user_function, signature
-
-
-def test_authenticated_token_without_a_user_is_refused(pg: Conn, user_id: str) -> None:
-    """A token with role authenticated but no usable sub must not act as the service."""
-    for claims in ({"role": "authenticated"}, {"role": "authenticated", "sub": "not-a-uuid"}):
-        with jwt_claims(pg, claims):
-            result = call_sql(
-                pg,
-                "create_lead_with_conversation",
-                p_user_id=user_id,
-                p_customer_phone="+15125550177",
-                p_customer_name="X",
-                p_lead_type="quote",
-            )
-        assert result["success"] is False
-        assert result["error_code"] == "42501"
-    assert value(pg, "SELECT count(*) FROM leads WHERE customer_phone = '+15125550177'") == 0
+            assert row is not None, signature
+            secdef, config, service, public, authenticated, last, defaulted = row
+            assert secdef is True, signature
+            assert "search_path=pg_catalog, pg_temp" in config, signature
+            assert service is True, signature
+            assert public is False, signature
+            assert authenticated is end_user_function, signature
+            assert (last, defaulted) == ("p_organization_id", True), signature
+    # the helpers that took "no claims" for the service are gone (org_scope decides, D47)
+    for signature in ("lead_jwt_user_id()", "lead_assert_tenant(uuid)", "lead_scope(uuid)"):
+        assert value(pg, "SELECT to_regprocedure(%s) IS NULL", f"leadledger.{signature}") is True

@@ -366,7 +366,7 @@ def test_outgoing_to_an_unknown_number_without_create_lead_is_23503(
     )
     assert (
         result["error_detail"]
-        == f"No lead for this number (user {seed.user_id} has no live lead for {number})"
+        == f"No lead for this number (organization {seed.organization_id} has no live lead for {number})"
     )
 
 

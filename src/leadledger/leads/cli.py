@@ -1,4 +1,4 @@
-"""``leadledger users ...``, ``leadledger leads ...`` and ``leadledger whatsapp ...``."""
+"""``leadledger leads ...`` and ``leadledger whatsapp ...`` (``users`` moved to leadledger.orgs.cli)."""
 
 from __future__ import annotations
 
@@ -12,49 +12,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from leadledger.api.auth import new_api_key
 from leadledger.cli_common import cli_errors, console, err_console, fail, load_settings, open_database
 from leadledger.db.errors import ConfigurationError, ValidationError
 from leadledger.leads.client import LeadsClient
 from leadledger.leads.models import LeadStatus
 from leadledger.leads.phones import InvalidPhoneNumber, to_e164
-from leadledger.orgs.client import OrgsClient
+from leadledger.leads.whatsapp import ACCESS_TOKEN_REF_PREFIX
 
-users_app = typer.Typer(help="Users (owners of leads) and their API keys.", no_args_is_help=True)
 leads_app = typer.Typer(help="Leads and conversations: import and list.", no_args_is_help=True)
 whatsapp_app = typer.Typer(help="WhatsApp Business numbers.", no_args_is_help=True)
 
 #: Leads per call of the bulk import (each call is all or nothing).
 IMPORT_CHUNK = 1000
-
-
-@users_app.command("create")
-@cli_errors
-def create_user(
-    email: Annotated[str, typer.Option(help="The user's email.")],
-    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
-) -> None:
-    """Create a user and an API key for it (the key is shown once)."""
-    key, digest = new_api_key()
-    with open_database() as db:
-        orgs = OrgsClient(db)
-        user = orgs.create_user(email, name)
-        orgs.create_api_key(user.user_id, digest)
-    console.print(f"user [bold]{user.user_id}[/] ({user.email})")
-    console.print(f"API key (shown once, send it as X-API-Key): [bold]{key}[/]")
-
-
-@users_app.command("api-key")
-@cli_errors
-def create_key(
-    user: Annotated[UUID, typer.Option(help="User id.")],
-    name: Annotated[str, typer.Option(help="A label for the key.")] = "default",
-) -> None:
-    """Create another API key for a user."""
-    key, digest = new_api_key()
-    with open_database() as db:
-        OrgsClient(db).create_api_key(user, digest, name)
-    print(key)
 
 
 def read_csv(path: Path) -> list[dict[str, Any]]:
@@ -96,10 +65,15 @@ def _chunks(rows: list[dict[str, Any]], size: int) -> Iterator[tuple[int, list[d
 @cli_errors
 def import_csv(
     file: Annotated[Path, typer.Argument(help="CSV: customer_phone, customer_name, type, details.")],
-    user: Annotated[UUID, typer.Option(help="Owner of the leads.")],
+    user: Annotated[UUID, typer.Option(help="The member whose leads they are.")],
+    org: Annotated[
+        UUID | None,
+        typer.Option(help="The organization to import into (needed when the user belongs to several)."),
+    ] = None,
 ) -> None:
-    """Import leads from a CSV, each with its conversation. Each chunk of 1,000 rows is all or
-    nothing; the import stops at the first chunk with a bad row and names every bad row."""
+    """Import leads from a CSV into an organization, each with its conversation. Each chunk of
+    1,000 rows is all or nothing; the import stops at the first chunk with a bad row and names
+    every bad row."""
     settings = load_settings()
     rows = [normalise_phone(row, settings.default_phone_region) for row in read_csv(file)]
     created = 0
@@ -111,7 +85,7 @@ def import_csv(
         task = progress.add_task("import", total=len(rows))
         for start, chunk in _chunks(rows, IMPORT_CHUNK):
             try:
-                created += client.import_leads(user, chunk).created
+                created += client.import_leads(user, chunk, org).created
             except ValidationError as exc:
                 progress.stop()
                 errors = (exc.envelope or {}).get("errors") or []
@@ -133,14 +107,19 @@ def import_csv(
 @leads_app.command("list")
 @cli_errors
 def list_leads(
-    user: Annotated[UUID, typer.Option(help="Owner of the leads.")],
+    user: Annotated[UUID, typer.Option(help="A member of the organization.")],
+    org: Annotated[
+        UUID | None, typer.Option(help="The organization (needed when the user belongs to several).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
     status: Annotated[LeadStatus | None, typer.Option(help="Only this status.")] = None,
     search: Annotated[str | None, typer.Option(help="Search in name or phone.")] = None,
 ) -> None:
-    """List a user's live leads, newest first."""
+    """List the live leads of the user's organization (every member's), newest first."""
     with open_database() as db:
-        leads = LeadsClient(db).list_leads(user, limit=limit, status=status, search=search)
+        leads = LeadsClient(db).list_leads(
+            user, limit=limit, status=status, search=search, organization_id=org
+        )
     table = Table(title="leads")
     for column in ("id", "phone", "name", "type", "status", "source", "conversation", "created"):
         table.add_column(column)
@@ -161,13 +140,50 @@ def list_leads(
 @whatsapp_app.command("link")
 @cli_errors
 def link_number(
-    user: Annotated[UUID, typer.Option(help="Owner of the number.")],
+    user: Annotated[UUID, typer.Option(help="The member whose the number's new leads are.")],
     phone_number_id: Annotated[str, typer.Option(help="Meta's phone_number_id of the business number.")],
+    org: Annotated[
+        UUID | None,
+        typer.Option(help="The organization the number belongs to (default: the user's one organization)."),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            help="The environment variable of the service that holds this number's access token "
+            "(stored as env:NAME, never the token; default: LEADLEDGER_WHATSAPP_ACCESS_TOKEN)."
+        ),
+    ] = None,
     display_phone: Annotated[
         str | None, typer.Option(help="The number as shown, e.g. +1 555 078 3881.")
     ] = None,
 ) -> None:
-    """Route a WhatsApp Business number's incoming messages to a user."""
+    """Link a WhatsApp Business number to an organization: its incoming messages land there, and
+    its members send from it. Relinking it to another organization is refused."""
+    ref = f"{ACCESS_TOKEN_REF_PREFIX}{token_env}" if token_env else None
     with open_database() as db:
-        LeadsClient(db).link_whatsapp_number(user, phone_number_id, display_phone)
-    console.print(f"WhatsApp number {phone_number_id} now belongs to {user}")
+        linked = LeadsClient(db).link_whatsapp_number(user, phone_number_id, display_phone, ref, org)
+    console.print(
+        f"WhatsApp number {phone_number_id} now belongs to organization {linked['organization_id']} "
+        f"(new leads: user {user})",
+        highlight=False,
+    )
+
+
+@whatsapp_app.command("list")
+@cli_errors
+def list_numbers(org: Annotated[UUID, typer.Option(help="The organization.")]) -> None:
+    """List an organization's WhatsApp Business numbers and where their access tokens are."""
+    with open_database() as db:
+        numbers = LeadsClient(db).list_whatsapp_numbers(org)
+    table = Table(title="WhatsApp numbers")
+    for column in ("phone_number_id", "display", "new leads of", "access token", "linked"):
+        table.add_column(column)
+    for number in numbers:
+        table.add_row(
+            number.phone_number_id,
+            number.display_phone or "",
+            str(number.user_id),
+            number.access_token_ref or "LEADLEDGER_WHATSAPP_ACCESS_TOKEN",
+            f"{number.created_at:%Y-%m-%d %H:%M}",
+        )
+    console.print(table)

@@ -3,6 +3,11 @@
 """The leads domain's client: leads and conversations, WhatsApp messages and numbers (users
 and API keys: :mod:`leadledger.orgs.client`). Each method is one stored-function call, built by
 :class:`~leadledger.leads.client_calls.Calls`.
+
+Every method takes ``organization_id`` last: the organization the call is confined to. The HTTP
+API passes its caller's organization (and user); the service (CLI, workers) may leave it out
+when the user it names belongs to one organization, or, for the calls on one lead by id, to act
+in any organization.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from leadledger.leads.models import (
     LeadType,
     MessageRecorded,
     OutgoingRecorded,
+    OwnerRow,
     StatusApplied,
+    WhatsAppNumber,
 )
 
 
@@ -32,14 +39,37 @@ class LeadsClient(SyncCaller):
     """The leads domain over the given :class:`~leadledger.db.Database`."""
 
     def link_whatsapp_number(
-        self, user_id: UUID, phone_number_id: str, display_phone: str | None = None
+        self,
+        user_id: UUID,
+        phone_number_id: str,
+        display_phone: str | None = None,
+        access_token_ref: str | None = None,
+        organization_id: UUID | None = None,
     ) -> dict[str, Any]:
-        return self._run(Calls.link_whatsapp_number(user_id, phone_number_id, display_phone))
+        """Link a WhatsApp business number to an organization (and the member whose its new leads
+        are); ``access_token_ref`` (``env:NAME``) says where its access token is."""
+        return self._run(
+            Calls.link_whatsapp_number(
+                user_id, phone_number_id, display_phone, access_token_ref, organization_id
+            )
+        )
 
-    def whatsapp_number_owner(self, phone_number_id: str) -> UUID | None:
-        """The owner of the WhatsApp business number, or None."""
-        rows = self._run(Calls.whatsapp_number_owner(phone_number_id))
-        return rows[0].user_id if rows else None
+    def list_whatsapp_numbers(self, organization_id: UUID | None = None) -> list[WhatsAppNumber]:
+        """The organization's WhatsApp business numbers, oldest first."""
+        return self._run(Calls.list_whatsapp_numbers(organization_id))
+
+    def whatsapp_number_owner(self, phone_number_id: str, organization_id: UUID | None = None) -> UUID | None:
+        """The member whose the WhatsApp business number's new leads are, or None."""
+        found = self.whatsapp_number_organization(phone_number_id, organization_id)
+        return found.user_id if found else None
+
+    def whatsapp_number_organization(
+        self, phone_number_id: str, organization_id: UUID | None = None
+    ) -> OwnerRow | None:
+        """The organization the WhatsApp business number belongs to (and its member whose the
+        number's new leads are), or None: where an incoming message to it lands."""
+        rows = self._run(Calls.whatsapp_number_owner(phone_number_id, organization_id))
+        return rows[0] if rows else None
 
     def create_lead(
         self,
@@ -50,19 +80,31 @@ class LeadsClient(SyncCaller):
         details: str | None = None,
         conversation_status: str = "active",
         lead_status: str = "new",
+        organization_id: UUID | None = None,
     ) -> LeadCreated:
         return self._run(
             Calls.create_lead(
-                user_id, customer_phone, customer_name, lead_type, details, conversation_status, lead_status
+                user_id,
+                customer_phone,
+                customer_name,
+                lead_type,
+                details,
+                conversation_status,
+                lead_status,
+                organization_id,
             )
         )
 
-    def import_leads(self, user_id: UUID, leads: Sequence[Mapping[str, Any]]) -> BulkResult:
-        return self._run(Calls.import_leads(user_id, leads))
+    def import_leads(
+        self, user_id: UUID, leads: Sequence[Mapping[str, Any]], organization_id: UUID | None = None
+    ) -> BulkResult:
+        return self._run(Calls.import_leads(user_id, leads, organization_id))
 
-    def find_lead_by_phone(self, user_id: UUID, phone: str) -> UUID | None:
-        """The id of the owner's live lead with this phone number, or None."""
-        rows = self._run(Calls.find_lead_by_phone(user_id, phone))
+    def find_lead_by_phone(
+        self, user_id: UUID, phone: str, organization_id: UUID | None = None
+    ) -> UUID | None:
+        """The id of the organization's live lead with this phone number, or None."""
+        rows = self._run(Calls.find_lead_by_phone(user_id, phone, organization_id))
         return rows[0].lead_id if rows else None
 
     def record_whatsapp_message(
@@ -75,10 +117,19 @@ class LeadsClient(SyncCaller):
         message_type: str = "text",
         sent_at: datetime | None = None,
         payload: Mapping[str, Any] | None = None,
+        organization_id: UUID | None = None,
     ) -> MessageRecorded:
         return self._run(
             Calls.record_whatsapp_message(
-                user_id, wa_message_id, from_phone, body, customer_name, message_type, sent_at, payload
+                user_id,
+                wa_message_id,
+                from_phone,
+                body,
+                customer_name,
+                message_type,
+                sent_at,
+                payload,
+                organization_id,
             )
         )
 
@@ -90,9 +141,12 @@ class LeadsClient(SyncCaller):
         wa_message_id: str,
         create_lead: bool = False,
         customer_name: str | None = None,
+        organization_id: UUID | None = None,
     ) -> OutgoingRecorded:
         return self._run(
-            Calls.record_whatsapp_outgoing(user_id, to_phone, body, wa_message_id, create_lead, customer_name)
+            Calls.record_whatsapp_outgoing(
+                user_id, to_phone, body, wa_message_id, create_lead, customer_name, organization_id
+            )
         )
 
     def update_message_status(
@@ -101,17 +155,24 @@ class LeadsClient(SyncCaller):
         status: str,
         at: datetime | None = None,
         error: Mapping[str, Any] | None = None,
+        organization_id: UUID | None = None,
     ) -> StatusApplied:
-        return self._run(Calls.update_message_status(wa_message_id, status, at, error))
+        return self._run(Calls.update_message_status(wa_message_id, status, at, error, organization_id))
 
-    def soft_delete_lead(self, lead_id: UUID, user_id: UUID | None = None) -> LeadDeleted:
-        return self._run(Calls.soft_delete_lead(lead_id, user_id))
+    def soft_delete_lead(
+        self, lead_id: UUID, user_id: UUID | None = None, organization_id: UUID | None = None
+    ) -> LeadDeleted:
+        return self._run(Calls.soft_delete_lead(lead_id, user_id, organization_id))
 
-    def restore_lead(self, lead_id: UUID, user_id: UUID | None = None) -> LeadDeleted:
-        return self._run(Calls.restore_lead(lead_id, user_id))
+    def restore_lead(
+        self, lead_id: UUID, user_id: UUID | None = None, organization_id: UUID | None = None
+    ) -> LeadDeleted:
+        return self._run(Calls.restore_lead(lead_id, user_id, organization_id))
 
-    def get_lead(self, lead_id: UUID, user_id: UUID | None = None) -> LeadDetail:
-        return self._run(Calls.get_lead(lead_id, user_id))
+    def get_lead(
+        self, lead_id: UUID, user_id: UUID | None = None, organization_id: UUID | None = None
+    ) -> LeadDetail:
+        return self._run(Calls.get_lead(lead_id, user_id, organization_id))
 
     def list_leads(
         self,
@@ -121,5 +182,6 @@ class LeadsClient(SyncCaller):
         status: LeadStatus | str | None = None,
         lead_type: LeadType | str | None = None,
         search: str | None = None,
+        organization_id: UUID | None = None,
     ) -> list[LeadSummary]:
-        return self._run(Calls.list_leads(user_id, limit, before, status, lead_type, search))
+        return self._run(Calls.list_leads(user_id, limit, before, status, lead_type, search, organization_id))

@@ -18,8 +18,18 @@ from typing import Any, Self
 
 
 class FakeWhatsAppServer:
-    def __init__(self, token: str = "test-token", host: str = "127.0.0.1", port: int = 0) -> None:  # noqa: S107
+    """``token`` is the access token every number accepts; ``tokens`` gives some numbers (by
+    phone number id) their own instead, as Meta does for numbers of different businesses."""
+
+    def __init__(
+        self,
+        token: str = "test-token",  # noqa: S107
+        host: str = "127.0.0.1",
+        port: int = 0,
+        tokens: dict[str, str] | None = None,
+    ) -> None:
         self.token = token
+        self.tokens = dict(tokens or {})
         self.sent: list[dict[str, Any]] = []
         self._failures: list[tuple[int, str]] = []
         self._lock = threading.Lock()
@@ -29,7 +39,9 @@ class FakeWhatsAppServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                if self.headers.get("Authorization") != f"Bearer {server.token}":
+                number = self.path.strip("/").split("/")[1] if self.path.count("/") >= 2 else ""
+                expected = server.tokens.get(number, server.token)
+                if self.headers.get("Authorization") != f"Bearer {expected}":
                     self._answer(401, _error(190, "Invalid OAuth access token."))
                     return
                 if not self.path.rstrip("/").endswith("/messages"):

@@ -144,7 +144,23 @@ class FoundLead(_Result):
 
 
 class OwnerRow(_Result):
+    """Whose a WhatsApp business number is: its organization, and the member whose its new
+    leads are."""
+
     user_id: UUID
+    organization_id: UUID
+
+
+class WhatsAppNumber(_Result):
+    """A WhatsApp business number of an organization. ``access_token_ref`` says where its Cloud
+    API access token is (``env:NAME``: the environment variable NAME of the sending service), never
+    the token; None: the deployment's LEADLEDGER_WHATSAPP_ACCESS_TOKEN."""
+
+    phone_number_id: str
+    user_id: UUID
+    display_phone: str | None
+    access_token_ref: str | None
+    created_at: datetime
 
 
 # -- HTTP request and response bodies -----------------------------------------------------------
@@ -178,7 +194,9 @@ class LeadOut(BaseModel):
 
 
 class WhatsAppSend(BaseModel):
-    """POST /api/whatsapp, as 003 writes it (``createLead``, ``customerName``)."""
+    """POST /api/whatsapp, as 003 writes it (``createLead``, ``customerName``), sent from a
+    WhatsApp number of the caller's organization (``phoneNumberId`` picks one when it has
+    several)."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -186,6 +204,12 @@ class WhatsAppSend(BaseModel):
     message: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
     create_lead: bool = Field(default=False, alias="createLead")
     customer_name: Name | None = Field(default=None, alias="customerName", validate_default=True)
+    phone_number_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{5,20}$")] | None = Field(
+        default=None,
+        alias="phoneNumberId",
+        description="Which of the organization's WhatsApp numbers sends (Meta's phone number id); "
+        "needed only when the organization has several.",
+    )
 
     @field_validator("customer_name")
     @classmethod

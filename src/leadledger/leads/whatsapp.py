@@ -2,7 +2,11 @@
 
 Webhook notifications are checked against the Meta app secret (``X-Hub-Signature-256: sha256=
 <HMAC-SHA256 of the raw body>``) before anything is parsed. Payloads are read leniently: what
-this module does not know is acknowledged and logged, never an error.
+this module does not know is acknowledged and logged, never an error. A notification's messages
+and statuses land in the organization of the business number they were sent to.
+
+Logs name WhatsApp ids, business number ids and error codes, never a customer's phone number,
+a message or an error text (which may quote either): docs/decisions.md, issue 10.
 """
 
 from __future__ import annotations
@@ -10,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from leadledger.db.errors import ConfigurationError, DatabaseError, LeadledgerError, StatementTimeoutError
 from leadledger.db.settings import Settings
@@ -132,8 +137,13 @@ async def process_webhook(payload: dict[str, Any], client: AsyncLeadsClient) -> 
     try:
         parsed = WebhookPayload.model_validate(payload)
     except ValidationError as exc:
-        outcome.ignored.append(f"unrecognised payload: {exc.errors()[0]['msg']}")
-        logger.warning("whatsapp webhook: unrecognised payload", extra={"error": str(exc.errors()[0])})
+        first = exc.errors()[0]
+        outcome.ignored.append(f"unrecognised payload: {first['msg']}")
+        # The error's place and kind only: its input may be a customer's number or message.
+        logger.warning(
+            "whatsapp webhook: unrecognised payload",
+            extra={"error_type": first["type"], "error_at": ".".join(str(p) for p in first["loc"])},
+        )
         return outcome
     if parsed.object != "whatsapp_business_account":
         outcome.ignored.append(f"object {parsed.object!r}")
@@ -156,9 +166,11 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
         outcome.ignored.append("a change without metadata.phone_number_id")
         logger.warning("whatsapp webhook: change without metadata")
         return
-    owner = await client.whatsapp_number_owner(value.metadata.phone_number_id)
+    owner = await client.whatsapp_number_organization(value.metadata.phone_number_id)
     if owner is None:
-        outcome.ignored.append(f"phone_number_id {value.metadata.phone_number_id} is not linked to a user")
+        outcome.ignored.append(
+            f"phone_number_id {value.metadata.phone_number_id} is not linked to an organization"
+        )
         logger.warning(
             "whatsapp webhook: unknown phone number id",
             extra={"phone_number_id": value.metadata.phone_number_id},
@@ -168,7 +180,7 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
     for message in value.messages:
         try:
             recorded = await client.record_whatsapp_message(
-                owner,
+                owner.user_id,
                 message.id,
                 message.from_,
                 message.body(),
@@ -176,13 +188,15 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
                 message_type=message.type if message.type.isidentifier() else "unknown",
                 sent_at=message.sent_at(),
                 payload=message.model_dump(by_alias=True),
+                organization_id=owner.organization_id,
             )
         except DatabaseError as exc:
             if _redeliver(exc):
                 raise
             outcome.ignored.append(f"message {message.id}: {exc.message}")
             logger.warning(
-                "whatsapp webhook: message not stored", extra={"wa_message_id": message.id, "error": str(exc)}
+                "whatsapp webhook: message not stored",
+                extra={"wa_message_id": message.id, "error_code": exc.error_code},
             )
             continue
         outcome.messages += 1
@@ -195,6 +209,7 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
                 update.status,
                 _epoch(update.timestamp),
                 {"errors": update.errors} if update.errors else None,
+                organization_id=owner.organization_id,
             )
             outcome.statuses += 1
         except LeadledgerError as exc:
@@ -202,7 +217,8 @@ async def _process_change(value: ChangeValue, client: AsyncLeadsClient, outcome:
                 raise
             outcome.ignored.append(f"status {update.status} of {update.id}: {exc.message}")
             logger.info(
-                "whatsapp webhook: status not applied", extra={"wa_message_id": update.id, "error": str(exc)}
+                "whatsapp webhook: status not applied",
+                extra={"wa_message_id": update.id, "error_code": exc.error_code},
             )
 
 
@@ -220,32 +236,66 @@ class WhatsAppSendError(LeadledgerError):
 
 
 class WhatsAppNotConfiguredError(ConfigurationError):
-    """Sending needs LEADLEDGER_WHATSAPP_PHONE_NUMBER_ID and LEADLEDGER_WHATSAPP_ACCESS_TOKEN."""
+    """Sending needs a WhatsApp number linked to the caller's organization and its access token;
+    the webhook needs LEADLEDGER_WHATSAPP_APP_SECRET."""
+
+
+#: The one kind of access token reference: ``env:NAME``, the environment variable NAME.
+ACCESS_TOKEN_REF_PREFIX = "env:"  # noqa: S105 - a prefix, not a secret
+
+
+def resolve_access_token(
+    phone_number_id: str, ref: str | None, settings: Settings, environ: Mapping[str, str]
+) -> SecretStr:
+    """The access token of a WhatsApp number from where its reference says it is: ``env:NAME``
+    reads the environment variable NAME; no reference, the deployment's
+    LEADLEDGER_WHATSAPP_ACCESS_TOKEN. The token itself is never stored in the database."""
+    if ref is None:
+        if settings.whatsapp_access_token is None:
+            raise WhatsAppNotConfiguredError(
+                f"WhatsApp number {phone_number_id} has no access token: link it with its own "
+                "(leadledger whatsapp link --token-env NAME) or set LEADLEDGER_WHATSAPP_ACCESS_TOKEN"
+            )
+        return settings.whatsapp_access_token
+    if not ref.startswith(ACCESS_TOKEN_REF_PREFIX):
+        raise WhatsAppNotConfiguredError(
+            f"WhatsApp number {phone_number_id}: unknown access token reference kind"
+        )
+    name = ref.removeprefix(ACCESS_TOKEN_REF_PREFIX)
+    token = environ.get(name)
+    if not token:
+        raise WhatsAppNotConfiguredError(
+            f"WhatsApp number {phone_number_id}: its access token is not set (environment variable {name})"
+        )
+    return SecretStr(token)
 
 
 class WhatsAppCloudClient:
-    """Sends text messages with ``POST {base}/{version}/{phone_number_id}/messages``.
+    """Sends text messages from one business number with ``POST {base}/{version}/
+    {phone_number_id}/messages``, authenticated with that number's access token.
 
     One attempt per message: a send is not idempotent, so a retry after a timeout could deliver
     the message twice; the caller learns of the failure instead."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient | None = None) -> None:
-        if not settings.whatsapp_phone_number_id or settings.whatsapp_access_token is None:
-            raise WhatsAppNotConfiguredError(
-                "WhatsApp sending is not configured: set LEADLEDGER_WHATSAPP_PHONE_NUMBER_ID and "
-                "LEADLEDGER_WHATSAPP_ACCESS_TOKEN"
-            )
+    def __init__(
+        self,
+        settings: Settings,
+        phone_number_id: str,
+        access_token: SecretStr,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.settings = settings
+        self.phone_number_id = phone_number_id
+        self.access_token = access_token
         self.url = (
             f"{settings.whatsapp_api_base_url.rstrip('/')}/{settings.whatsapp_api_version}/"
-            f"{settings.whatsapp_phone_number_id}/messages"
+            f"{phone_number_id}/messages"
         )
         self.http = http
 
     async def send_text(self, to: str, body: str) -> str:
         """Send ``body`` to ``to`` (E.164); return the WhatsApp message id (wamid...)."""
-        token = self.settings.whatsapp_access_token
-        assert token is not None
+        token = self.access_token
         request = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",

@@ -6,69 +6,73 @@
 -- Helpers
 -- ---------------------------------------------------------------------------------------------
 
--- lead_jwt_user_id: the caller's user id when an end user calls through PostgREST (role
--- authenticated in request.jwt.claims); NULL for the service role and direct connections; an
--- authenticated token without a user id in sub is refused (42501).
-CREATE OR REPLACE FUNCTION leadledger.lead_jwt_user_id()
+-- lead_scope: who a leads call acts as and which organization it is confined to, checked first
+-- thing (D47). leadledger.org_scope decides the organization: the service's is p_organization_id
+-- (NULL: any organization); an end user's is the one his JWT claims name, of which he must be a
+-- member (42501 otherwise; another p_organization_id is 'Organization not found'). An end user
+-- acts only as himself: a p_user_id of anyone else is 42501 'Not allowed for this user'. The
+-- service may act as any user (the HTTP API passes its caller): he must exist ('User not found',
+-- 23503) and be a member of p_organization_id when it is given ('Member not found', 23503).
+-- Records the user as the transaction's acting user (leadledger.acting_user), whom the audit log
+-- names when no JWT or leadledger.actor says who acts; the service acting for no one clears it.
+CREATE OR REPLACE FUNCTION leadledger.lead_scope(p_organization_id uuid, p_user_id uuid)
 RETURNS uuid
 LANGUAGE plpgsql
-STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+    v_organization uuid := leadledger.org_scope(p_organization_id);
 BEGIN
-    IF v_claims IS NULL OR v_claims ->> 'role' IS DISTINCT FROM 'authenticated' THEN
-        RETURN NULL;
+    IF NOT leadledger.org_is_service() THEN
+        IF p_user_id IS NOT NULL AND p_user_id IS DISTINCT FROM leadledger.org_claimed_user() THEN
+            PERFORM leadledger.raise_error('42501', 'Not allowed for this user');
+        END IF;
+        RETURN v_organization;  -- org_scope recorded the end user as the acting user
     END IF;
-    -- An end user whose token names no user must not pass for the service (which may act for
-    -- every user): refuse.
-    IF coalesce(v_claims ->> 'sub', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-        PERFORM leadledger.raise_error('42501', 'Not allowed: the token names no user');
+    PERFORM set_config('leadledger.acting_user', coalesce(p_user_id::text, ''), true);
+    IF p_user_id IS NOT NULL THEN
+        IF NOT EXISTS (SELECT 1 FROM public.app_users WHERE id = p_user_id) THEN
+            PERFORM leadledger.raise_error('23503', 'User not found', format('no user with id %s', p_user_id));
+        END IF;
+        IF v_organization IS NOT NULL AND leadledger.org_member_role(v_organization, p_user_id) IS NULL THEN
+            PERFORM leadledger.raise_error('23503', 'Member not found',
+                format('user %s is not a member of organization %s', p_user_id, v_organization));
+        END IF;
     END IF;
-    RETURN (v_claims ->> 'sub')::uuid;
+    RETURN v_organization;
 END
 $$;
 
--- lead_assert_tenant: an end user may act only for himself (42501 otherwise); the service may act
--- for any user. Also checks the user exists ('User not found', 23503), and records p_user_id
--- as the user this call acts for (leadledger.acting_user, local to the transaction), which the
--- audit log names when no JWT or leadledger.actor says who acts (leadledger.lead_audit_actor).
-CREATE OR REPLACE FUNCTION leadledger.lead_assert_tenant(p_user_id uuid)
-RETURNS void
+-- lead_organization: the one organization a call that creates or lists leads works in, for the
+-- user it acts as (p_user_id, required: 22023): lead_scope's, else (the service naming no
+-- organization) the user's one organization (leadledger.org_of_user: 22023 naming
+-- p_organization_id when he belongs to several).
+CREATE OR REPLACE FUNCTION leadledger.lead_organization(p_organization_id uuid, p_user_id uuid)
+RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_organization uuid := leadledger.lead_scope(p_organization_id, p_user_id);
 BEGIN
     IF p_user_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_user_id', 'is required');
     END IF;
-    PERFORM leadledger.lead_scope(p_user_id);  -- the 42501 check and the acting user, in one place
-    IF NOT EXISTS (SELECT 1 FROM public.app_users WHERE id = p_user_id) THEN
-        PERFORM leadledger.raise_error('23503', 'User not found', format('no user with id %s', p_user_id));
-    END IF;
+    RETURN coalesce(v_organization, leadledger.org_of_user(p_user_id));
 END
 $$;
 
--- lead_scope: the owner a call on one lead is limited to: the end user of the JWT (who may not
--- name another user in p_user_id: 42501, as in lead_assert_tenant), else p_user_id, else NULL (the
--- service, acting on any owner's lead). Records that owner as the acting user for the audit
--- log, as lead_assert_tenant does (cleared when the service acts for no one in particular).
-CREATE OR REPLACE FUNCTION leadledger.lead_scope(p_user_id uuid)
-RETURNS uuid
-LANGUAGE plpgsql
+-- lead_visible: whether a lead of organization p_lead_organization is one the call may touch:
+-- of the call's organization (lead_scope's; NULL: the service, any), and, when the call acts as
+-- a user, of an organization he is a member of. A lead that is not reads as 'Lead not found'.
+CREATE OR REPLACE FUNCTION leadledger.lead_visible(p_lead_organization uuid, p_organization_id uuid, p_user_id uuid)
+RETURNS boolean
+LANGUAGE sql
+STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_caller uuid := leadledger.lead_jwt_user_id();
-    v_owner uuid := coalesce(v_caller, p_user_id);
-BEGIN
-    IF v_caller IS NOT NULL AND p_user_id IS NOT NULL AND v_caller <> p_user_id THEN
-        PERFORM leadledger.raise_error('42501', 'Not allowed for this user');
-    END IF;
-    PERFORM set_config('leadledger.acting_user', coalesce(v_owner::text, ''), true);
-    RETURN v_owner;
-END
+    SELECT (p_organization_id IS NULL OR p_lead_organization = p_organization_id)
+       AND (p_user_id IS NULL OR leadledger.org_member_role(p_lead_organization, p_user_id) IS NOT NULL)
 $$;
 
 -- lead_normalize_phone: E.164 from a number as people write it ("+1 (512) 555-0100", "0044 20 ...",

@@ -5,14 +5,18 @@
 -- ---------------------------------------------------------------------------------------------
 -- 2. create_leads_with_conversations (bulk import)
 -- ---------------------------------------------------------------------------------------------
--- create_leads_with_conversations: imports many leads, each with its conversation: all or nothing.
--- Guarantees: every item is checked first; if any is bad (a malformed field, a phone repeated in
--- the batch or already a live lead of the user) nothing is written and the envelope lists every
--- bad item as {index, field, reason} in "errors". The inserts are set-based and in one
--- transaction; a concurrent insert of the same phone makes the whole call fail (23505). Leads
--- are inserted in phone order, so concurrent imports of overlapping phones wait for each other in
--- one order and cannot deadlock.
-CREATE OR REPLACE FUNCTION public.create_leads_with_conversations(p_user_id uuid, p_leads jsonb)
+-- create_leads_with_conversations: imports many leads of p_user_id, each with its conversation,
+-- into one organization: all or nothing.
+-- Guarantees: the caller is checked first, as create_lead_with_conversation checks it
+-- (leadledger.lead_organization); every item is checked next; if any is bad (a malformed field, a
+-- phone repeated in the batch or already a live lead of the organization) nothing is written
+-- and the envelope lists every bad item as {index, field, reason} in "errors". The inserts are
+-- set-based and in one transaction; a concurrent insert of the same phone makes the whole call
+-- fail (23505). Leads are inserted in phone order, so concurrent imports of overlapping phones
+-- wait for each other in one order and cannot deadlock.
+CREATE OR REPLACE FUNCTION public.create_leads_with_conversations(
+    p_user_id uuid, p_leads jsonb, p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -25,8 +29,9 @@ DECLARE
     v_errors jsonb;
     v_count integer;
     v_created jsonb;
+    v_organization uuid;
 BEGIN
-    PERFORM leadledger.lead_assert_tenant(p_user_id);
+    v_organization := leadledger.lead_organization(p_organization_id, p_user_id);
     PERFORM leadledger.require_array(p_leads, 'p_leads', 5000);
     IF jsonb_array_length(p_leads) = 0 THEN
         PERFORM leadledger.invalid_parameter('p_leads', 'must contain at least one lead');
@@ -50,7 +55,8 @@ BEGIN
                 CASE WHEN count(*) OVER (PARTITION BY it.phone) > 1
                      THEN 'customer_phone: ' || it.phone || ' appears more than once in this import' END,
                 CASE WHEN EXISTS (SELECT 1 FROM public.leads l
-                                   WHERE l.user_id = p_user_id AND l.customer_phone = it.phone AND l.deleted_at IS NULL)
+                                   WHERE l.organization_id = v_organization AND l.customer_phone = it.phone
+                                     AND l.deleted_at IS NULL)
                      THEN 'customer_phone: ' || it.phone || ' is already a lead' END)
             END AS problem
           FROM items it
@@ -74,15 +80,15 @@ BEGIN
         SELECT (i.o - 1)::integer AS idx, i.e, leadledger.lead_normalize_phone(i.e ->> 'customer_phone') AS phone
           FROM jsonb_array_elements(p_leads) WITH ORDINALITY AS i(e, o)
     ), new_leads AS (
-        INSERT INTO public.leads (user_id, customer_phone, customer_name, lead_type, status, source, details)
-        SELECT p_user_id, it.phone, nullif(btrim(it.e ->> 'customer_name'), ''),
+        INSERT INTO public.leads (organization_id, user_id, customer_phone, customer_name, lead_type, status, source, details)
+        SELECT v_organization, p_user_id, it.phone, nullif(btrim(it.e ->> 'customer_name'), ''),
                coalesce(it.e ->> 'lead_type', it.e ->> 'type'), coalesce(it.e ->> 'lead_status', 'new'),
                'import', it.e ->> 'details'
           FROM items it ORDER BY it.phone
         RETURNING id, customer_phone
     ), new_conversations AS (
-        INSERT INTO public.conversations (lead_id, user_id, status)
-        SELECT nl.id, p_user_id, coalesce(it.e ->> 'conversation_status', 'active')
+        INSERT INTO public.conversations (organization_id, lead_id, user_id, status)
+        SELECT v_organization, nl.id, p_user_id, coalesce(it.e ->> 'conversation_status', 'active')
           FROM new_leads nl JOIN items it ON it.phone = nl.customer_phone
         RETURNING id, lead_id
     )
@@ -99,4 +105,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.create_leads_with_conversations(uuid, jsonb)', true);
+SELECT leadledger.secure_function('public.create_leads_with_conversations(uuid, jsonb, uuid)', true);

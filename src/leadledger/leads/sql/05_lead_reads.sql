@@ -6,10 +6,13 @@
 -- 5. Reads: list_leads, get_lead
 -- ---------------------------------------------------------------------------------------------
 
--- list_leads: a user's live leads, newest first, with their open (or latest) conversation.
--- Keyset pagination: pass the last row's created_at and lead_id as p_before_created_at and
--- p_before_id. Filters: status, lead type, and a search on name or phone. Soft-deleted leads
--- are never listed. Served by leads_user_created_idx.
+-- list_leads: the live leads of the organization p_user_id acts in (every member's: members
+-- share their organization's leads), newest first, with their open (or latest) conversation.
+-- The organization is the caller's JWT's for an end user (who may name only himself as
+-- p_user_id), else p_organization_id, else the user's one organization
+-- (leadledger.lead_organization). Keyset pagination: pass the last row's created_at and lead_id
+-- as p_before_created_at and p_before_id. Filters: status, lead type, and a search on name or
+-- phone. Soft-deleted leads are never listed. Served by leads_organization_created_idx.
 CREATE OR REPLACE FUNCTION public.list_leads(
     p_user_id uuid,
     p_limit integer DEFAULT 50,
@@ -17,7 +20,8 @@ CREATE OR REPLACE FUNCTION public.list_leads(
     p_before_id uuid DEFAULT NULL,
     p_status text DEFAULT NULL,
     p_lead_type text DEFAULT NULL,
-    p_search text DEFAULT NULL
+    p_search text DEFAULT NULL,
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS TABLE (
     lead_id uuid, customer_phone text, customer_name text, lead_type text, status text, source text,
@@ -30,8 +34,9 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET statement_timeout = '30s'
 AS $$
+DECLARE
+    v_organization uuid := leadledger.lead_organization(p_organization_id, p_user_id);
 BEGIN
-    PERFORM leadledger.lead_assert_tenant(p_user_id);
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
         PERFORM leadledger.invalid_parameter('p_limit', 'must be between 1 and 1000');
     END IF;
@@ -47,7 +52,7 @@ BEGIN
                WHERE cv.lead_id = l.id AND cv.deleted_at IS NULL
                ORDER BY (cv.status IN ('active', 'waiting')) DESC, cv.created_at DESC
                LIMIT 1) c ON true
-         WHERE l.user_id = p_user_id AND l.deleted_at IS NULL
+         WHERE l.organization_id = v_organization AND l.deleted_at IS NULL
            AND (p_before_created_at IS NULL OR (l.created_at, l.id) < (p_before_created_at, p_before_id))
            AND (p_status IS NULL OR l.status = p_status)
            AND (p_lead_type IS NULL OR l.lead_type = p_lead_type)
@@ -59,11 +64,14 @@ BEGIN
          LIMIT p_limit;
 END
 $$;
-SELECT leadledger.secure_function('public.list_leads(uuid, integer, timestamptz, uuid, text, text, text)', true);
+SELECT leadledger.secure_function('public.list_leads(uuid, integer, timestamptz, uuid, text, text, text, uuid)', true);
 
--- get_lead: one live lead with its conversations and their latest 50 messages. Scoped as
--- soft_delete_lead (leadledger.lead_scope): another tenant's lead is 'Lead not found'.
-CREATE OR REPLACE FUNCTION public.get_lead(p_lead_id uuid, p_user_id uuid DEFAULT NULL)
+-- get_lead: one live lead with its conversations and their latest 50 messages. Confined as
+-- soft_delete_lead is (leadledger.lead_scope, lead_visible): another organization's lead is
+-- 'Lead not found', exactly like a missing one.
+CREATE OR REPLACE FUNCTION public.get_lead(
+    p_lead_id uuid, p_user_id uuid DEFAULT NULL, p_organization_id uuid DEFAULT NULL
+)
 RETURNS jsonb
 LANGUAGE plpgsql
 STABLE
@@ -73,12 +81,13 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_owner uuid;
+    v_organization uuid;
     v_lead public.leads;
 BEGIN
-    v_owner := leadledger.lead_scope(p_user_id);  -- in the body: its 42501 becomes the envelope
-    SELECT * INTO v_lead FROM public.leads WHERE id = p_lead_id AND deleted_at IS NULL;
-    IF NOT FOUND OR (v_owner IS NOT NULL AND v_lead.user_id <> v_owner) THEN
+    v_organization := leadledger.lead_scope(p_organization_id, p_user_id);  -- in the body: its 42501 becomes the envelope
+    SELECT * INTO v_lead FROM public.leads
+     WHERE id = p_lead_id AND deleted_at IS NULL AND (v_organization IS NULL OR organization_id = v_organization);
+    IF NOT FOUND OR NOT leadledger.lead_visible(v_lead.organization_id, v_organization, p_user_id) THEN
         PERFORM leadledger.raise_error('23503', 'Lead not found');
     END IF;
     RETURN leadledger.ok_envelope(jsonb_build_object(
@@ -96,4 +105,4 @@ EXCEPTION WHEN OTHERS THEN
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('public.get_lead(uuid, uuid)', true);
+SELECT leadledger.secure_function('public.get_lead(uuid, uuid, uuid)', true);

@@ -4,8 +4,9 @@
 
 -- leadledger.lead_audit_actor: who is acting, for the audit log: the JWT subject PostgREST set
 -- (request.jwt.claims), else what the caller set in leadledger.actor, else the user the
--- current call acts for (leadledger.acting_user, set by the leads functions from their
--- p_user_id: the HTTP API's authenticated user), else the database role.
+-- current call acts for (leadledger.acting_user, set by leadledger.org_scope for an end user and
+-- by leadledger.lead_scope from the p_user_id the service passes: the HTTP API's authenticated
+-- user), else the database role.
 CREATE OR REPLACE FUNCTION leadledger.lead_audit_actor()
 RETURNS text
 LANGUAGE sql
@@ -21,15 +22,21 @@ $$;
 
 -- leadledger.lead_audit_row_change: the audit trigger. Guarantees: runs in the same transaction as
 -- the change it records (AFTER ROW), so the log has a row for every change that committed and
--- none for one rolled back.
+-- none for one rolled back. The row belongs to the organization of the lead or conversation it
+-- records (row level security shows it to that organization's members); a delete cascaded from
+-- deleting the organization itself is not logged, as the organization's log goes with it.
 CREATE OR REPLACE FUNCTION leadledger.lead_audit_row_change()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    INSERT INTO public.lead_audit_log (table_name, record_id, action, actor, old_values, new_values)
-    VALUES (TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP,
+    IF TG_OP = 'DELETE' AND NOT EXISTS (SELECT 1 FROM public.organizations WHERE id = OLD.organization_id) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO public.lead_audit_log (organization_id, table_name, record_id, action, actor, old_values, new_values)
+    VALUES (CASE WHEN TG_OP = 'DELETE' THEN OLD.organization_id ELSE NEW.organization_id END,
+            TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP,
             leadledger.lead_audit_actor(),
             CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
             CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END);
