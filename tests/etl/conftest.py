@@ -7,11 +7,16 @@ import psycopg
 import pytest
 
 
-@pytest.fixture
-def org_id(conn: psycopg.Connection[Any]) -> UUID:
-    row = conn.execute("INSERT INTO etl_api.org (name) VALUES ('Acme') RETURNING id").fetchone()
+def new_organization(conn: psycopg.Connection[Any], name: str = "Acme") -> UUID:
+    """A new organization; its etl_api.org row follows it (etl_api.org_follows_organization)."""
+    row = conn.execute("INSERT INTO public.organizations (name) VALUES (%s) RETURNING id", [name]).fetchone()
     assert row is not None
     return UUID(str(row[0]))
+
+
+@pytest.fixture
+def org_id(conn: psycopg.Connection[Any]) -> UUID:
+    return new_organization(conn)
 
 
 def new_row(conn: psycopg.Connection[Any], table: str, org_id: UUID, **columns: Any) -> UUID:

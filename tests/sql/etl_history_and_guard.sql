@@ -21,8 +21,8 @@ $$;
 
 -- The history and the info log lines of one row, as JSON arrays in order.
 CREATE FUNCTION etl_tap.history_of(p_id uuid) RETURNS jsonb LANGUAGE sql AS $$
-    SELECT coalesce(jsonb_agg(jsonb_build_object('table', table_name, 'id', row_id, 'from', from_state, 'to', to_state,
-                                                 'substate', substate, 'reason', reason) ORDER BY id), '[]')
+    SELECT coalesce(jsonb_agg(jsonb_build_object('table', table_name, 'id', row_id, 'org_id', org_id, 'from', from_state,
+                                                 'to', to_state, 'substate', substate, 'reason', reason) ORDER BY id), '[]')
       FROM etl_api.state_history WHERE row_id = p_id
 $$;
 CREATE FUNCTION etl_tap.info_log_of(p_id uuid) RETURNS jsonb LANGUAGE sql AS $$
@@ -34,7 +34,8 @@ $$;
 -- whole info log must be what was before plus exactly one entry. 2 assertions per step, + 3.
 CREATE FUNCTION etl_tap.check_history(p_table text, p_path text[]) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
-    v_id uuid := etl_tap.new_row(p_table, etl_tap.new_org());
+    v_org uuid := etl_tap.new_org();
+    v_id uuid := etl_tap.new_row(p_table, v_org);
     v_history jsonb := '[]';
     v_log jsonb := '[]';
     v_env jsonb;
@@ -47,16 +48,18 @@ BEGIN
         v_reason := CASE WHEN i % 2 = 0 THEN 'because ' || p_path[i] END;
         v_env := etl_api.transition_state(p_table, v_id, p_path[i], v_substate, v_reason);
         v_history := v_history || jsonb_build_array(jsonb_build_object(
-            'table', p_table, 'id', v_id, 'from', p_path[i - 1], 'to', p_path[i], 'substate', v_substate, 'reason', v_reason));
+            'table', p_table, 'id', v_id, 'org_id', v_org, 'from', p_path[i - 1], 'to', p_path[i], 'substate', v_substate,
+            'reason', v_reason));
         v_log := v_log || jsonb_build_array(jsonb_build_object(
             'message', format('%s %s: %s -> %s', p_table, v_id, p_path[i - 1], p_path[i]),
-            'context', jsonb_build_object('table', p_table, 'id', v_id, 'from', p_path[i - 1], 'to', p_path[i],
-                                          'substate', v_substate, 'reason', v_reason)));
+            'context', jsonb_build_object('table', p_table, 'id', v_id, 'org_id', v_org, 'from', p_path[i - 1],
+                                          'to', p_path[i], 'substate', v_substate, 'reason', v_reason)));
         RETURN NEXT is(etl_tap.history_of(v_id), v_history,
-                       format('%s: %s -> %s appended exactly one history row (table, id, from, to, substate, reason)',
+                       format('%s: %s -> %s appended exactly one history row (table, id, org_id, from, to, substate, reason)',
                               p_table, p_path[i - 1], p_path[i]));
         RETURN NEXT is(etl_tap.info_log_of(v_id), v_log,
-                       format('%s: %s -> %s appended exactly one info line to etl_log', p_table, p_path[i - 1], p_path[i]));
+                       format('%s: %s -> %s appended exactly one info line to etl_log (with the row''s org_id)',
+                              p_table, p_path[i - 1], p_path[i]));
     END LOOP;
     RETURN NEXT is((SELECT to_state FROM etl_api.state_history WHERE row_id = v_id ORDER BY id DESC LIMIT 1),
                    etl_tap.state_of(p_table, v_id), format('%s: the history ends in the row''s current state', p_table));

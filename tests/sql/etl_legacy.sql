@@ -106,7 +106,7 @@ SELECT set_eq('SELECT id, state, state_substate, state_changed_at FROM etl_api.r
 -- ---------------------------------------------------------------------------------------------
 ALTER TABLE etl_api.workflow_request ADD COLUMN old_status varchar(40);
 INSERT INTO etl_api.workflow_request (org_id, workflow_type, old_status)
-SELECT (SELECT id FROM etl_api.org LIMIT 1), 'legacy', s FROM unnest(ARRAY['Completed', 'completed', 'invalid_json']) s;
+SELECT etl_tap.new_org(), 'legacy', s FROM unnest(ARRAY['Completed', 'completed', 'invalid_json']) s;
 SELECT bag_eq($$SELECT * FROM etl_api.convert_legacy_status('workflow_request', 'old_status')$$,
               $$VALUES ('Completed', 'done', NULL, 1::bigint), ('completed', 'done', NULL, 1), ('invalid_json', 'invalid', 'invalid_json', 1)$$,
               'convert_legacy_status works on a varchar column named by p_column');

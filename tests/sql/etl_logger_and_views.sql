@@ -58,10 +58,10 @@ SELECT throws_ok($$SELECT etl_api.logger('info', '  ')$$, '22023', 'p_message: i
 -- The views over a fixture (7)
 -- ---------------------------------------------------------------------------------------------
 SELECT etl_tap.reset();
+CREATE TABLE etl_tap.org AS SELECT etl_tap.new_org() AS id;
 CREATE TABLE etl_tap.made AS
-WITH org AS (SELECT etl_tap.new_org() AS id)
 SELECT etl_tap.new_row(r.name, r.tbl, org.id, r.state, r.substate, r.deadline, r.age::interval, r.deleted)
-  FROM org, (VALUES
+  FROM etl_tap.org org, (VALUES
     ('a1', 'activity_request', 'new', NULL, NULL, '10 minutes', false),
     ('a2', 'activity_request', 'new', NULL, NULL, '3 hours', false),
     ('a3', 'activity_request', 'in_progress', NULL, now() - interval '30 minutes', '2 hours', false),
@@ -91,7 +91,7 @@ SELECT set_eq('SELECT table_name, state, state_substate, rows, oldest_since, old
                        ('run_request', 'failed', NULL, 1, now() - interval '5 minutes', interval '5 minutes'),
                        ('workflow_request', 'timedout', 'deadline', 1, now() - interval '1 minute', interval '1 minute')$$,
               'state_ages: rows per state and substate with the oldest one''s time and age');
-SELECT set_eq($$SELECT s.table_name, r.name, s.org_id = (SELECT id FROM etl_api.org), s.state, s.deadline, s.overdue
+SELECT set_eq($$SELECT s.table_name, r.name, s.org_id = (SELECT id FROM etl_tap.org), s.state, s.deadline, s.overdue
                  FROM etl_api.stuck_rows s JOIN etl_tap.rows r USING (id)$$,
               $$VALUES ('activity_request', 'a3', true, 'in_progress', now() - interval '30 minutes', interval '30 minutes'),
                        ('run_queue', 'q1', true, 'waiting', now() - interval '5 minutes', interval '5 minutes')$$,
@@ -100,8 +100,9 @@ SELECT is((SELECT count(*) FROM etl_api.stuck_rows), 2::bigint, 'stuck_rows has 
 
 -- transitions_per_hour: history rows with fixed times (the history table is not guarded), and
 -- one real transition.
-INSERT INTO etl_api.state_history (table_name, row_id, from_state, to_state, reason, at)
-SELECT h.tbl, (SELECT id FROM etl_tap.rows WHERE name = h.name), h.from_state, h.to_state, 'fixture', h.at::timestamptz
+INSERT INTO etl_api.state_history (table_name, row_id, org_id, from_state, to_state, reason, at)
+SELECT h.tbl, (SELECT id FROM etl_tap.rows WHERE name = h.name), (SELECT id FROM etl_tap.org), h.from_state, h.to_state,
+       'fixture', h.at::timestamptz
   FROM (VALUES ('run_request', 'r2', 'in_progress', 'failed', '2026-01-05 10:05:00+00'),
                ('run_request', 'r3', 'in_progress', 'failed', '2026-01-05 10:59:59.999+00'),
                ('run_request', 'r4', 'in_progress', 'failed', '2026-01-05 11:00:00+00'),

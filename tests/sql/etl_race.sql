@@ -155,7 +155,7 @@ BEGIN
         PERFORM dblink_connect('etl_tap_b', etl_tap.conninfo('etl_tap_b'));
         -- Committed fixture: one org, three run_queue rows in in_progress (the third two hours old).
         PERFORM dblink_exec('etl_tap_setup', format(
-            $sql$INSERT INTO etl_api.org (id, name) VALUES (%1$L, 'pgTAP dblink race');
+            $sql$INSERT INTO public.organizations (id, name) VALUES (%1$L, 'pgTAP dblink race');
                  INSERT INTO etl_api.run_queue (id, org_id, run_type, state, state_changed_at)
                  VALUES (%2$L, %1$L, 'tap_race', 'in_progress', now()), (%3$L, %1$L, 'tap_race', 'in_progress', now()),
                         (%4$L, %1$L, 'tap_race', 'in_progress', now() - interval '2 hours')$sql$,
@@ -234,12 +234,13 @@ BEGIN
             $sql$SET lock_timeout = '10s';
                  DELETE FROM etl_api.state_history WHERE row_id IN (%1$L, %2$L, %4$L);
                  DELETE FROM etl_api.etl_log WHERE context->>'id' IN (%1$L, %2$L, %4$L);
-                 DELETE FROM etl_api.org WHERE id = %3$L$sql$, v_held, v_committed, v_org, v_stale));
+                 DELETE FROM public.organizations WHERE id = %3$L$sql$, v_held, v_committed, v_org, v_stale));
         PERFORM dblink_disconnect('etl_tap_setup');
     EXCEPTION WHEN OTHERS THEN
         v_error := coalesce(v_error || '; ', '') || 'cleanup: ' || SQLSTATE || ': ' || SQLERRM;
     END;
-    SELECT (SELECT count(*) FROM etl_api.org WHERE id = v_org)
+    SELECT (SELECT count(*) FROM public.organizations WHERE id = v_org)
+           + (SELECT count(*) FROM etl_api.org WHERE id = v_org)
            + (SELECT count(*) FROM etl_api.run_queue WHERE id IN (v_held, v_committed, v_stale))
            + (SELECT count(*) FROM etl_api.state_history WHERE row_id IN (v_held, v_committed, v_stale))
            + (SELECT count(*) FROM etl_api.etl_log WHERE context->>'id' IN (v_held::text, v_committed::text, v_stale::text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated
+from uuid import UUID
 
 import typer
 from rich.table import Table
@@ -38,16 +39,21 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
+_ORG_HELP = "Only this organization's rows (default: every organization)."
+
+
 @app.command("states")
 @cli_errors
-def states() -> None:
+def states(
+    org: Annotated[UUID | None, typer.Option("--org", help=_ORG_HELP)] = None,
+) -> None:
     """Rows per table and state."""
     with open_database() as db:
-        counts = EtlClient(db).state_counts()
+        counts = EtlClient(db).state_counts(org)
     by_table: dict[StateTable, dict[EtlState, int]] = {table: {} for table in StateTable}
     for row in counts:
         by_table[row.table_name][row.state] = row.rows
-    table = Table(title="ETL states")
+    table = Table(title="ETL states" if org is None else f"ETL states of organization {org}")
     table.add_column("table")
     for state in EtlState:
         table.add_column(state.value, justify="right")
@@ -62,9 +68,10 @@ def timeouts(
     older_than: Annotated[
         str, typer.Option("--older-than", help="Also time out rows unchanged for this long: 30m, 2h.")
     ],
+    org: Annotated[UUID | None, typer.Option("--org", help=_ORG_HELP)] = None,
 ) -> None:
     """Move in_progress and waiting rows past their deadline (or older than --older-than) to timedout."""
     interval = parse_duration(older_than)
     with open_database() as db:
-        moved = EtlClient(db).mark_timedout(interval)
+        moved = EtlClient(db).mark_timedout(interval, org)
     console.print(f"{moved} rows moved to timedout")

@@ -1,5 +1,9 @@
 """The ETL foundation's client: transitions, state counts, timeouts, legacy mapping and the log.
 Each method is one stored-function call, built by :class:`~leadledger.etl.client_calls.Calls`.
+
+``organization_id`` confines a call to one organization's rows (a row of another one is not
+found); without it the service acts across organizations (workers, the CLI). End users are always
+confined to the organization of their JWT claims, in SQL (docs/decisions.md D47).
 """
 
 from __future__ import annotations
@@ -10,7 +14,15 @@ from uuid import UUID
 
 from leadledger.db.calls import AsyncCaller
 from leadledger.etl.client_calls import Calls
-from leadledger.etl.models import EtlState, LegacyMapping, LogLevel, StateCount, StateTable, Transition
+from leadledger.etl.models import (
+    EtlState,
+    LegacyMapping,
+    LogLevel,
+    StateCount,
+    StateTable,
+    StuckRow,
+    Transition,
+)
 
 
 class AsyncEtlClient(AsyncCaller):
@@ -23,16 +35,21 @@ class AsyncEtlClient(AsyncCaller):
         to: EtlState | str,
         substate: str | None = None,
         reason: str | None = None,
+        organization_id: UUID | None = None,
     ) -> Transition:
-        return await self._run(Calls.transition(table, row_id, to, substate, reason))
+        return await self._run(Calls.transition(table, row_id, to, substate, reason, organization_id))
 
-    async def state_counts(self) -> list[StateCount]:
-        return await self._run(Calls.state_counts())
+    async def state_counts(self, organization_id: UUID | None = None) -> list[StateCount]:
+        return await self._run(Calls.state_counts(organization_id))
 
-    async def mark_timedout(self, older_than: timedelta | None) -> int:
+    async def stuck_rows(self, limit: int = 100, organization_id: UUID | None = None) -> list[StuckRow]:
+        """Rows in in_progress or waiting past their deadline, most overdue first."""
+        return await self._run(Calls.stuck_rows(limit, organization_id))
+
+    async def mark_timedout(self, older_than: timedelta | None, organization_id: UUID | None = None) -> int:
         """Move in_progress and waiting rows past their deadline (or in their state for longer than
         ``older_than``) to timedout; return how many moved."""
-        return int((await self._run(Calls.mark_timedout(older_than)))["result"])
+        return int((await self._run(Calls.mark_timedout(older_than, organization_id)))["result"])
 
     async def map_legacy_status(self, status: str) -> LegacyMapping:
         return (await self._run(Calls.map_legacy_status(status)))[0]

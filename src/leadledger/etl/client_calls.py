@@ -12,7 +12,15 @@ from uuid import UUID
 from pydantic import TypeAdapter
 
 from leadledger.db.calls import BATCH_STATEMENT_TIMEOUT, Call
-from leadledger.etl.models import EtlState, LegacyMapping, LogLevel, StateCount, StateTable, Transition
+from leadledger.etl.models import (
+    EtlState,
+    LegacyMapping,
+    LogLevel,
+    StateCount,
+    StateTable,
+    StuckRow,
+    Transition,
+)
 
 
 class Calls:
@@ -23,6 +31,7 @@ class Calls:
         to: EtlState | str,
         substate: str | None = None,
         reason: str | None = None,
+        organization_id: UUID | None = None,
     ) -> Call[Transition]:
         return Call(
             "etl_api.transition_state",
@@ -32,19 +41,36 @@ class Calls:
                 "p_to": str(to),
                 "p_substate": substate,
                 "p_reason": reason,
+                "p_organization_id": organization_id,
             },
             TypeAdapter(Transition),
         )
 
     @staticmethod
-    def state_counts() -> Call[list[StateCount]]:
-        return Call("etl_api.get_state_counts", {}, TypeAdapter(list[StateCount]), rows=True)
+    def state_counts(organization_id: UUID | None = None) -> Call[list[StateCount]]:
+        return Call(
+            "etl_api.get_state_counts",
+            {"p_organization_id": organization_id},
+            TypeAdapter(list[StateCount]),
+            rows=True,
+        )
 
     @staticmethod
-    def mark_timedout(older_than: timedelta | None) -> Call[dict[str, Any]]:
+    def stuck_rows(limit: int = 100, organization_id: UUID | None = None) -> Call[list[StuckRow]]:
+        return Call(
+            "etl_api.get_stuck_rows",
+            {"p_limit": limit, "p_organization_id": organization_id},
+            TypeAdapter(list[StuckRow]),
+            rows=True,
+        )
+
+    @staticmethod
+    def mark_timedout(
+        older_than: timedelta | None, organization_id: UUID | None = None
+    ) -> Call[dict[str, Any]]:
         return Call(
             "etl_api.mark_timedout",
-            {"p_older_than": older_than},
+            {"p_older_than": older_than, "p_organization_id": organization_id},
             TypeAdapter(dict[str, Any]),
             statement_timeout=BATCH_STATEMENT_TIMEOUT,
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -67,6 +67,17 @@ class StateCount(_Result):
     table_name: StateTable
     state: EtlState
     rows: int
+
+
+class StuckRow(_Result):
+    table_name: StateTable
+    id: UUID
+    org_id: UUID
+    state: EtlState
+    state_substate: str | None
+    state_changed_at: datetime
+    deadline: datetime
+    overdue: timedelta
 
 
 class LegacyMapping(_Result):

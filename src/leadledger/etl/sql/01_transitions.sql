@@ -69,8 +69,13 @@ SELECT leadledger.secure_function('etl_api.logger(text, text, jsonb)');
 -- conflicting transitions wins, and the history (appended in the same transaction) always ends
 -- in the row's state. A disallowed transition is refused (P0001, naming both states) and
 -- changes nothing. The state column's guard trigger is opened only around this UPDATE.
+-- Tenancy: leadledger.org_scope decides first (docs/decisions.md D47). The service may act on
+-- any organization's row, or only within p_organization_id when it names one; anyone else only
+-- on rows of the organization of his JWT claims. A row of another organization is '<table> <id>
+-- not found' (23503), exactly like a missing one.
 CREATE OR REPLACE FUNCTION etl_api.transition_state(
-    p_table text, p_id uuid, p_to text, p_substate text DEFAULT NULL, p_reason text DEFAULT NULL
+    p_table text, p_id uuid, p_to text, p_substate text DEFAULT NULL, p_reason text DEFAULT NULL,
+    p_organization_id uuid DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -81,10 +86,13 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
+    v_organization uuid;
     v_target record;
     v_from text;
+    v_org_id uuid;
     v_at timestamptz;
 BEGIN
+    v_organization := leadledger.org_scope(p_organization_id);
     SELECT * INTO v_target FROM etl_api.state_table(p_table);
     IF v_target.rel IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_table', format(
@@ -99,7 +107,9 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_to', format('unknown state %s', coalesce(quote_literal(p_to), 'nothing')));
     END IF;
 
-    EXECUTE format('SELECT state::text FROM %s WHERE id = $1 FOR UPDATE', v_target.rel) INTO v_from USING p_id;
+    EXECUTE format('SELECT state::text, org_id FROM %s WHERE id = $1 AND ($2::uuid IS NULL OR org_id = $2) FOR UPDATE',
+                   v_target.rel)
+        INTO v_from, v_org_id USING p_id, v_organization;
     IF v_from IS NULL THEN
         PERFORM leadledger.raise_error('23503', format('%s %s not found', p_table, p_id));
     END IF;
@@ -114,11 +124,11 @@ BEGIN
                    ' WHERE id = $4', v_target.rel, v_target.state_type)
         USING p_to, p_substate, v_at, p_id;
     PERFORM set_config('etl_api.transition_in_progress', 'off', true);
-    INSERT INTO etl_api.state_history (table_name, row_id, from_state, to_state, substate, reason, at)
-    VALUES (p_table, p_id, v_from, p_to, p_substate, p_reason, v_at);
+    INSERT INTO etl_api.state_history (table_name, row_id, org_id, from_state, to_state, substate, reason, at)
+    VALUES (p_table, p_id, v_org_id, v_from, p_to, p_substate, p_reason, v_at);
     PERFORM etl_api.logger('info', format('%s %s: %s -> %s', p_table, p_id, v_from, p_to),
-                           jsonb_build_object('table', p_table, 'id', p_id, 'from', v_from, 'to', p_to,
-                                              'substate', p_substate, 'reason', p_reason));
+                           jsonb_build_object('table', p_table, 'id', p_id, 'org_id', v_org_id, 'from', v_from,
+                                              'to', p_to, 'substate', p_substate, 'reason', p_reason));
 
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'table', p_table, 'id', p_id, 'from', v_from, 'to', p_to, 'substate', p_substate, 'at', v_at));
@@ -126,18 +136,22 @@ EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
         v_detail = PG_EXCEPTION_DETAIL, v_context = PG_EXCEPTION_CONTEXT;
     -- The refused attempt is logged too: the handler runs after the body's writes were undone.
+    -- org_id is the row's organization when the row was found (NULL for one of another).
     PERFORM etl_api.logger('warning', format('transition refused: %s', v_message),
-                           jsonb_build_object('table', p_table, 'id', p_id, 'to', p_to, 'sqlstate', v_state));
+                           jsonb_build_object('table', p_table, 'id', p_id, 'org_id', v_org_id, 'to', p_to,
+                                              'sqlstate', v_state));
     RETURN leadledger.error_envelope(v_state, v_message, v_detail, v_context);
 END
 $$;
-SELECT leadledger.secure_function('etl_api.transition_state(text, uuid, text, text, text)');
+SELECT leadledger.secure_function('etl_api.transition_state(text, uuid, text, text, text, uuid)');
 
 -- mark_timedout: moves in_progress and waiting rows past their deadline, or whose state is older
 -- than p_older_than, to timedout (substate 'deadline' or 'stale'); returns how many it moved.
 -- Guarantees: rows are taken with FOR UPDATE SKIP LOCKED, so rows being transitioned right now
 -- are left to their transition (and picked up next run); each move is recorded in the history.
-CREATE OR REPLACE FUNCTION etl_api.mark_timedout(p_older_than interval)
+-- Tenancy: the service moves the rows of every organization (p_organization_id NULL) or of the
+-- one it names; anyone else only those of the organization of his JWT claims (org_scope).
+CREATE OR REPLACE FUNCTION etl_api.mark_timedout(p_older_than interval, p_organization_id uuid DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -146,12 +160,14 @@ SET lock_timeout = '5s'
 SET statement_timeout = '60s'
 AS $$
 DECLARE
+    v_organization uuid;
     v_table text;
     v_target record;
     v_moved integer;
     v_total integer := 0;
     v_counts jsonb := '{}';
 BEGIN
+    v_organization := leadledger.org_scope(p_organization_id);
     IF p_older_than IS NOT NULL AND p_older_than <= interval '0' THEN
         PERFORM leadledger.invalid_parameter('p_older_than', 'must be a positive interval');
     END IF;
@@ -163,18 +179,19 @@ BEGIN
                 SELECT id, state::text AS from_state, deadline < now() AS past_deadline FROM %1$s
                  WHERE state IN ('in_progress', 'waiting')
                    AND (deadline < now() OR state_changed_at < now() - $1)
+                   AND ($3::uuid IS NULL OR org_id = $3)
                    FOR UPDATE SKIP LOCKED
             ), moved AS (
                 UPDATE %1$s t SET state = 'timedout',
                        state_substate = CASE WHEN due.past_deadline THEN 'deadline' ELSE 'stale' END,
                        state_changed_at = clock_timestamp(), updated_at = now()
                   FROM due WHERE t.id = due.id
-                RETURNING t.id, due.from_state, t.state_substate, t.state_changed_at
+                RETURNING t.id, t.org_id, due.from_state, t.state_substate, t.state_changed_at
             )
-            INSERT INTO etl_api.state_history (table_name, row_id, from_state, to_state, substate, reason, at)
-            SELECT $2, id, from_state, 'timedout', state_substate, 'mark_timedout', state_changed_at FROM moved
+            INSERT INTO etl_api.state_history (table_name, row_id, org_id, from_state, to_state, substate, reason, at)
+            SELECT $2, id, org_id, from_state, 'timedout', state_substate, 'mark_timedout', state_changed_at FROM moved
             $sql$, v_target.rel)
-            USING p_older_than, v_table;
+            USING p_older_than, v_table, v_organization;
         GET DIAGNOSTICS v_moved = ROW_COUNT;
         v_total := v_total + v_moved;
         v_counts := v_counts || jsonb_build_object(v_table, v_moved);
@@ -182,9 +199,10 @@ BEGIN
     PERFORM set_config('etl_api.transition_in_progress', 'off', true);
     IF v_total > 0 THEN
         PERFORM etl_api.logger('warning', format('mark_timedout moved %s rows to timedout', v_total),
-                               jsonb_build_object('older_than', p_older_than::text, 'counts', v_counts));
+                               jsonb_build_object('older_than', p_older_than::text, 'org_id', v_organization,
+                                                  'counts', v_counts));
     END IF;
     RETURN v_total;
 END
 $$;
-SELECT leadledger.secure_function('etl_api.mark_timedout(interval)');
+SELECT leadledger.secure_function('etl_api.mark_timedout(interval, uuid)');

@@ -25,6 +25,8 @@ $$;
 -- Guarantees: all or nothing: every distinct legacy value is checked first and an unknown one
 -- fails the call naming all unknown values, with nothing changed. The column name is checked
 -- against the catalog and quoted from it; the table comes from the whitelist.
+-- Tenancy: the service only (42501 for anyone else, whatever grants say): it rewrites the rows of
+-- every organization at once (docs/decisions.md D47).
 CREATE OR REPLACE FUNCTION etl_api.convert_legacy_status(p_table text, p_column text DEFAULT 'status')
 RETURNS TABLE (legacy_status text, state text, substate text, rows_converted bigint)
 LANGUAGE plpgsql
@@ -37,6 +39,10 @@ DECLARE
     v_column name;
     v_unknown text[];
 BEGIN
+    IF NOT leadledger.org_is_service() THEN
+        PERFORM leadledger.raise_error('42501', 'Not allowed: only the service converts legacy statuses',
+            'convert_legacy_status rewrites the rows of every organization');
+    END IF;
     SELECT * INTO v_target FROM etl_api.state_table(p_table);
     IF v_target.rel IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_table', format('not an ETL table with a state: %s',
