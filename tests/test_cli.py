@@ -159,5 +159,9 @@ def test_demo_on_a_given_database_twice(empty_db_url: str) -> None:
     assert "Austin dentists" in result.stdout
     assert "WhatsApp stand-in received 2 outgoing messages" in result.stdout
     assert "mark_timedout: 1 run past its deadline moved to timedout" in result.stdout
+    # Two organizations that cannot see each other.
+    assert result.stdout.count("lists only its own campaign and lead") == 2
+    assert result.stdout.count("and lead: HTTP 404, 404 (a campaign that does not exist: HTTP 404)") == 2
+    assert "revokes it: the next request with it is HTTP 401" in result.stdout
     again = run("demo", url=empty_db_url)  # the walk-through can be repeated on the same database
     assert again.returncode == 0, again.stderr

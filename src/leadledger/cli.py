@@ -21,7 +21,9 @@ from leadledger.etl import cli as etl_cli
 from leadledger.etl import demo as etl_demo
 from leadledger.leads import cli as leads_cli
 from leadledger.leads import demo as leads_demo
-from leadledger.log import configure_logging
+from leadledger.log import configure_logging, uvicorn_log_config
+from leadledger.orgs import cli as orgs_cli
+from leadledger.orgs import demo as orgs_demo
 
 app = typer.Typer(
     name="leadledger",
@@ -33,7 +35,9 @@ db_app = typer.Typer(help="Database: migrations, status, URL.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(campaigns_cli.app, name="campaigns")
 app.add_typer(leads_cli.leads_app, name="leads")
-app.add_typer(leads_cli.users_app, name="users")
+app.add_typer(orgs_cli.orgs_app, name="orgs")
+app.add_typer(orgs_cli.keys_app, name="keys")
+app.add_typer(orgs_cli.users_app, name="users")
 app.add_typer(leads_cli.whatsapp_app, name="whatsapp")
 app.add_typer(etl_cli.app, name="etl")
 docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)
@@ -220,6 +224,9 @@ def serve(
             host=host or settings.api_host,
             port=port or settings.api_port,
             log_level=settings.log_level.lower(),
+            # uvicorn's own logging, with query values (Meta's hub.verify_token, a searched phone
+            # number) and sensitive fields masked: leadledger.log.
+            log_config=uvicorn_log_config(),
         )
     finally:
         if embedded is not None:
@@ -245,6 +252,7 @@ def demo() -> None:
         campaigns_demo.run(db, console)
         leads_demo.run(db, settings, console)
         etl_demo.run(db, console)
+        orgs_demo.run(db, settings, console)
         console.rule("done")
 
 

@@ -134,6 +134,8 @@ def test_every_route_answers_every_error_in_the_one_shape(env: Env) -> None:
         "business_id": uuid4(),
         "enrichment_type": "facebook",
         "zip_code": "78701",
+        "user_id": uuid4(),
+        "api_key_id": uuid4(),
     }
     for template, operations in paths.items():
         path = template.format(**values)

@@ -18,6 +18,8 @@ from leadledger.db.pool import resolve_database_url
 from leadledger.leads.router import router as leads_router
 from leadledger.leads.router import webhook_router as whatsapp_webhook_router
 from leadledger.leads.router import whatsapp_router
+from leadledger.orgs.router import keys_router
+from leadledger.orgs.router import router as orgs_router
 
 
 def create_app(
@@ -54,4 +56,6 @@ def create_app(
     app.include_router(leads_router)
     app.include_router(whatsapp_router)
     app.include_router(whatsapp_webhook_router)
+    app.include_router(orgs_router)
+    app.include_router(keys_router)
     return app

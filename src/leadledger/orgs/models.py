@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
+from leadledger.api.pagination import Page
+
 
 class Role(StrEnum):
     """Members read and write their organization's data; admins also manage members and keys;
@@ -128,14 +130,19 @@ class ApiKeyRotated(_Result):
 # -- HTTP bodies --------------------------------------------------------------------------------
 
 
-class MemberBody(BaseModel):
+class MemberRoleBody(BaseModel):
+    """PUT /api/orgs/current/members/{user_id}: the role the user is to have (the user id is the
+    path's)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    user_id: UUID
     role: Role = Role.MEMBER
 
 
 class NewApiKeyBody(BaseModel):
+    """POST /api/keys: a key for ``user_id`` (a member of the caller's organization; the caller
+    himself when left out)."""
+
     model_config = ConfigDict(extra="forbid")
 
     user_id: UUID | None = None
@@ -150,3 +157,9 @@ class NewApiKey(BaseModel):
     user_id: UUID
     organization_id: UUID
     name: str
+    replaced_api_key_id: UUID | None = None
+
+
+OrganizationPage = Page[OrganizationSummary]
+MemberPage = Page[Member]
+ApiKeyPage = Page[ApiKeyInfo]

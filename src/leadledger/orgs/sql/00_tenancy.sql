@@ -164,6 +164,21 @@ BEGIN
 END
 $$;
 
+-- org_role_to_manage: the role an acting user needs to manage another user's API keys in an
+-- organization (create one acting as him, rotate one, which hands over the new key, or revoke
+-- one): admin for his own keys and members', owner for admins' and owners' (a key acts with its
+-- user's role, so an admin who could mint or rotate an owner's key would be an owner).
+CREATE OR REPLACE FUNCTION leadledger.org_role_to_manage(p_organization_id uuid, p_acting_user uuid, p_user_id uuid)
+RETURNS text
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN p_user_id IS DISTINCT FROM p_acting_user
+                 AND leadledger.org_member_role(p_organization_id, p_user_id) IN ('owner', 'admin')
+                THEN 'owner' ELSE 'admin' END
+$$;
+
 -- org_default: the deployment's default organization (20261202040000_organizations creates it).
 CREATE OR REPLACE FUNCTION leadledger.org_default()
 RETURNS uuid

@@ -8,7 +8,7 @@
 -- written); the user and the membership are created together. Without p_organization_id the
 -- user gets an organization of his own, as its owner (what every user had after
 -- 20261202040000_organizations), so each user belongs to at least one organization.
--- Service only (provisioning).
+-- Service only (provisioning): granted to it alone, and anyone else is refused (42501).
 CREATE OR REPLACE FUNCTION public.create_app_user(
     p_email text,
     p_name text DEFAULT NULL,
@@ -30,6 +30,11 @@ DECLARE
     v_organization uuid := p_organization_id;
     v_role text := p_role;
 BEGIN
+    -- Granted to the service only; checked here too, so a grant added by mistake (or a role
+    -- made IN ROLE of one that has it) cannot let an end user join any organization as owner.
+    IF NOT leadledger.org_is_service() THEN
+        PERFORM leadledger.raise_error('42501', 'Not allowed: only the service creates users');
+    END IF;
     IF v_email IS NULL OR NOT leadledger.json_type_matches(to_jsonb(v_email), 'email') THEN
         PERFORM leadledger.invalid_parameter('p_email', 'must be an email address');
     END IF;
@@ -62,7 +67,8 @@ SELECT leadledger.secure_function('public.create_app_user(text, text, uuid, uuid
 -- create_api_key: stores the SHA-256 (hex) of a new API key of a user in an organization.
 -- Guarantees: the key itself is never stored; a hash is stored once (unique key_hash: 23505);
 -- the key's user must be a member of the organization (23503 'Member not found' otherwise);
--- only an admin or owner may create keys (org_require_role; the service acting for no one may).
+-- only an admin or owner may create keys, and only an owner keys acting for another admin or
+-- owner (org_role_to_manage; the service acting for no one may).
 -- Without p_organization_id, the user's one organization (22023 when he has several).
 CREATE OR REPLACE FUNCTION public.create_api_key(
     p_user_id uuid,
@@ -81,6 +87,7 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_organization uuid;
+    v_actor uuid;
     v_id uuid;
 BEGIN
     v_organization := leadledger.org_scope(p_organization_id);
@@ -91,7 +98,9 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_key_hash', 'must be a hex SHA-256 digest');
     END IF;
     v_organization := coalesce(v_organization, leadledger.org_of_user(p_user_id));
-    PERFORM leadledger.org_require_role(v_organization, leadledger.org_acting_user(p_acting_user_id), 'admin');
+    v_actor := leadledger.org_acting_user(p_acting_user_id);
+    PERFORM leadledger.org_require_role(v_organization, v_actor,
+                                        leadledger.org_role_to_manage(v_organization, v_actor, p_user_id));
     IF leadledger.org_member_role(v_organization, p_user_id) IS NULL THEN
         PERFORM leadledger.raise_error('23503', 'Member not found',
                                        format('user %s is not a member of organization %s', p_user_id, v_organization));
@@ -136,7 +145,8 @@ $$;
 SELECT leadledger.secure_function('public.list_api_keys(uuid, uuid)', true);
 
 -- revoke_api_key: revokes one key at once (the next request with it is refused); idempotent
--- (revoking a revoked key changes nothing and says so). Admins only.
+-- (revoking a revoked key changes nothing and says so). Admins: their own keys and members';
+-- owners: any.
 -- Guarantees: a key of another organization is 'API key not found' (23503), as a missing one.
 CREATE OR REPLACE FUNCTION public.revoke_api_key(
     p_api_key_id uuid,
@@ -153,6 +163,7 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_organization uuid;
+    v_actor uuid;
     v_key public.api_keys;
 BEGIN
     v_organization := leadledger.org_scope(p_organization_id);
@@ -161,7 +172,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM leadledger.raise_error('23503', 'API key not found');
     END IF;
-    PERFORM leadledger.org_require_role(v_key.organization_id, leadledger.org_acting_user(p_acting_user_id), 'admin');
+    v_actor := leadledger.org_acting_user(p_acting_user_id);
+    PERFORM leadledger.org_require_role(v_key.organization_id, v_actor,
+                                        leadledger.org_role_to_manage(v_key.organization_id, v_actor, v_key.user_id));
     UPDATE public.api_keys SET revoked_at = now() WHERE id = p_api_key_id AND revoked_at IS NULL;
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'api_key_id', p_api_key_id, 'organization_id', v_key.organization_id,
@@ -176,7 +189,8 @@ SELECT leadledger.secure_function('public.revoke_api_key(uuid, uuid, uuid)', tru
 
 -- rotate_api_key: replaces a live key by a new one (same user, organization and name): the old
 -- is revoked and the new stored in one transaction, so there is never a moment with neither.
--- Admins only. Guarantees: the key row is locked first; a revoked key cannot be rotated
+-- Admins: their own keys and members'; owners: any (the caller receives the new key, which acts
+-- with its user's role). Guarantees: the key row is locked first; a revoked key cannot be rotated
 -- (P0001); a key of another organization is 'API key not found' (23503).
 CREATE OR REPLACE FUNCTION public.rotate_api_key(
     p_api_key_id uuid,
@@ -194,6 +208,7 @@ AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
     v_organization uuid;
+    v_actor uuid;
     v_key public.api_keys;
     v_new uuid;
 BEGIN
@@ -206,7 +221,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM leadledger.raise_error('23503', 'API key not found');
     END IF;
-    PERFORM leadledger.org_require_role(v_key.organization_id, leadledger.org_acting_user(p_acting_user_id), 'admin');
+    v_actor := leadledger.org_acting_user(p_acting_user_id);
+    PERFORM leadledger.org_require_role(v_key.organization_id, v_actor,
+                                        leadledger.org_role_to_manage(v_key.organization_id, v_actor, v_key.user_id));
     IF v_key.revoked_at IS NOT NULL THEN
         PERFORM leadledger.raise_error('P0001', 'The API key is revoked; create a new one');
     END IF;
@@ -228,7 +245,8 @@ SELECT leadledger.secure_function('public.rotate_api_key(uuid, text, uuid, uuid)
 -- authenticate_api_key: who a live API key acts as: its user, its organization and the user's
 -- role there; no row for an unknown or revoked key, or one whose user left the organization.
 -- Keeps last_used_at, written at most once a minute per key (one UPDATE that changes nothing
--- when it is fresh), so authenticating is not a write per request. Service only.
+-- when it is fresh), so authenticating is not a write per request. Service only (granted to
+-- it alone, and anyone else is refused: 42501).
 CREATE OR REPLACE FUNCTION public.authenticate_api_key(p_key_hash text)
 RETURNS TABLE (user_id uuid, organization_id uuid, role text, api_key_id uuid)
 LANGUAGE plpgsql
@@ -238,6 +256,11 @@ SET lock_timeout = '1s'
 SET statement_timeout = '30s'
 AS $$
 BEGIN
+    -- Granted to the service only; checked here too (a grant added by mistake must not turn
+    -- this into a way for end users to test keys).
+    IF NOT leadledger.org_is_service() THEN
+        PERFORM leadledger.raise_error('42501', 'Not allowed: only the service authenticates API keys');
+    END IF;
     RETURN QUERY
         SELECT k.user_id, k.organization_id, m.role, k.id
           FROM public.api_keys k
