@@ -41,6 +41,7 @@ from bench.campaigns_common import (
     create_campaign,
     fmt_int,
     fmt_ms,
+    organization_of,
     pooled,
     print_table,
     sql_fingerprint,
@@ -56,7 +57,8 @@ WARMUP_ROWS = 10
 _UPDATES = ", ".join(
     f"{c} = coalesce(excluded.{c}, b.{c})"
     for c in BUSINESS_COLUMNS
-    if c not in ("campaign_id", "place_id", "zip_code", "email", "email_source", "raw_data")
+    if c
+    not in ("campaign_id", "place_id", "zip_code", "email", "email_source", "raw_data", "organization_id")
 )
 PER_ROW_INSERT = (
     f"INSERT INTO gmaps_businesses AS b ({', '.join(BUSINESS_COLUMNS)})"
@@ -119,18 +121,22 @@ def main() -> None:
                 return batch
 
             def per_row(campaign_id: uuid.UUID, items: list[dict[str, Any]]) -> None:
+                organization = organization_of(conn, campaign_id)
                 with conn.cursor() as cur:
                     for item in items:
-                        cur.execute(PER_ROW_INSERT, business_row(campaign_id, item, ZIP))
+                        cur.execute(PER_ROW_INSERT, business_row(campaign_id, item, ZIP, organization))
 
             def per_row_one_transaction(campaign_id: uuid.UUID, items: list[dict[str, Any]]) -> None:
+                organization = organization_of(conn, campaign_id)
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(PER_ROW_INSERT, [business_row(campaign_id, item, ZIP) for item in items])
+                    rows = [business_row(campaign_id, item, ZIP, organization) for item in items]
+                    cur.executemany(PER_ROW_INSERT, rows)
 
             def copy(campaign_id: uuid.UUID, items: list[dict[str, Any]]) -> None:
+                organization = organization_of(conn, campaign_id)
                 with conn.cursor() as cur, cur.copy(copy_statement(BUSINESS_COLUMNS)) as cp:
                     for item in items:
-                        cp.write_row(business_row(campaign_id, item, ZIP))
+                        cp.write_row(business_row(campaign_id, item, ZIP, organization))
 
             loaders: dict[str, tuple[Loader, Target]] = {
                 BATCH: (batch_into(plain), plain),

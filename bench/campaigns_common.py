@@ -26,7 +26,7 @@ from psycopg.types.json import Jsonb
 import leadledger
 from bench.common import migrated_database
 from leadledger.db import Database, Settings
-from leadledger.db.migrations import MigrationRunner, discover
+from leadledger.db.migrations import MIGRATION_PACKAGES, MigrationRunner, discover
 
 # ---------------------------------------------------------------------------------------------
 # Realistic Apify Google Maps Scraper items
@@ -158,6 +158,7 @@ BUSINESS_COLUMNS: tuple[str, ...] = (
     "facebook_url",
     "linkedin_url",
     "raw_data",
+    "organization_id",
 )
 
 
@@ -172,7 +173,16 @@ def _first(values: Any) -> Any:
     return values[0] if isinstance(values, list) and values else None
 
 
-def business_row(campaign_id: uuid.UUID, item: dict[str, Any], zip_code: str | None) -> tuple[Any, ...]:
+def organization_of(conn: psycopg.Connection[Any], campaign_id: uuid.UUID) -> uuid.UUID:
+    """The organization a campaign (and so each of its businesses) belongs to."""
+    row = conn.execute("SELECT organization_id FROM gmaps_campaigns WHERE id = %s", [campaign_id]).fetchone()
+    assert row is not None
+    return uuid.UUID(str(row[0]))
+
+
+def business_row(
+    campaign_id: uuid.UUID, item: dict[str, Any], zip_code: str | None, organization_id: uuid.UUID
+) -> tuple[Any, ...]:
     """The ``BUSINESS_COLUMNS`` values of one Apify item (same normalisation as the function)."""
     postal = _text(item.get("postalCode"))
     email = _text(_first(item.get("emails")))
@@ -201,6 +211,7 @@ def business_row(campaign_id: uuid.UUID, item: dict[str, Any], zip_code: str | N
         _text(_first(item.get("facebooks"))),
         _text(_first(item.get("linkedIns"))),
         Jsonb(item),
+        organization_id,
     )
 
 
@@ -234,9 +245,10 @@ def load_businesses(
     weights = [w for _, w in _VERIFICATION]
     expected = Expected()
     columns = (*BUSINESS_COLUMNS, "email_verification_status", "email_is_safe")
+    organization = organization_of(conn, campaign_id)
     with conn.cursor() as cur, cur.copy(copy_statement(columns)) as copy:
         for rank in range(count):
-            row = business_row(campaign_id, apify_item(rng, rank), zip_code)
+            row = business_row(campaign_id, apify_item(rng, rank), zip_code, organization)
             status = rng.choices(statuses, weights)[0] if row[17] else None
             copy.write_row((*row, status, None if status is None else status == "deliverable"))
             expected.businesses += 1
@@ -252,9 +264,10 @@ def load_businesses(
 # ---------------------------------------------------------------------------------------------
 
 #: The migrations these benchmarks need: the core helpers and the campaign pipeline. The other
-#: domains neither reference nor trigger on the gmaps_* tables, and leaving them out keeps these
-#: measurements independent of their work in progress.
-CAMPAIGN_PACKAGES = ("leadledger.db", "leadledger.campaigns")
+#: domains neither reference nor trigger on the gmaps_* tables. Since issue 10 a campaign belongs
+#: to an organization, and the organizations migration links users (leads) and the ETL's orgs:
+#: every package, then.
+CAMPAIGN_PACKAGES = MIGRATION_PACKAGES
 
 
 #: Proposed (not in the migrations): lets update_campaign_statistics count a campaign with an

@@ -48,13 +48,16 @@ ROUNDS = 25
 WARMUP = 3
 _ZIP = re.compile(r"^[0-9]{5}$")
 
+#: The application-side inserts put a campaign in the default organization, as the function does
+#: for the service without one; its coverage follows the campaign.
 INSERT_CAMPAIGN = (
     "INSERT INTO gmaps_campaigns (name, description, keywords, location, coverage_profile,"
-    " target_zip_count, estimated_cost) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id"
+    " target_zip_count, estimated_cost, organization_id) VALUES (%s, %s, %s, %s, %s, %s, %s,"
+    " (SELECT id FROM organizations WHERE is_default)) RETURNING id, organization_id"
 )
 INSERT_ZIP = (
-    "INSERT INTO gmaps_campaign_coverage (campaign_id, zip_code, keywords, max_results, estimated_cost)"
-    " VALUES (%s, %s, %s, %s, %s)"
+    "INSERT INTO gmaps_campaign_coverage (campaign_id, zip_code, keywords, max_results, estimated_cost,"
+    " organization_id) VALUES (%s, %s, %s, %s, %s, %s)"
 )
 
 P5_SUBJECT = "Campaign creation: validate the ZIP list set-based"
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     ):
         label = server_label(url)
         with psycopg.connect(old_url, autocommit=True) as old_conn:
-            MigrationRunner(old_conn, before_p5).upgrade()
+            MigrationRunner(old_conn, before_p5, current=[]).upgrade()
         with (
             pooled(db_url, 1) as db,
             pooled(old_url, 1) as old_db,
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
 
             def insert_campaign(
                 cur: psycopg.Cursor[Any], campaign: dict[str, Any], zips: list[Any]
-            ) -> uuid.UUID:
+            ) -> tuple[uuid.UUID, uuid.UUID]:
                 total = validated(campaign, zips)
                 row = cur.execute(
                     INSERT_CAMPAIGN,
@@ -126,28 +129,28 @@ def main(argv: list[str] | None = None) -> None:
                     ),
                 ).fetchone()
                 assert row is not None
-                campaign_id: uuid.UUID = row[0]
-                return campaign_id
+                return row[0], row[1]
 
-            def zip_row(campaign_id: uuid.UUID, item: dict[str, Any]) -> tuple[Any, ...]:
+            def zip_row(campaign: tuple[uuid.UUID, uuid.UUID], item: dict[str, Any]) -> tuple[Any, ...]:
                 return (
-                    campaign_id,
+                    campaign[0],
                     item["zip_code"],
                     item["keywords"],
                     item["max_results"],
                     item["estimated_cost"],
+                    campaign[1],
                 )
 
             def per_zip(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
                 with conn.transaction(), conn.cursor() as cur:
-                    campaign_id = insert_campaign(cur, campaign, zips)
+                    created = insert_campaign(cur, campaign, zips)
                     for item in zips:
-                        cur.execute(INSERT_ZIP, zip_row(campaign_id, item))
+                        cur.execute(INSERT_ZIP, zip_row(created, item))
 
             def many(campaign: dict[str, Any], zips: list[dict[str, Any]]) -> None:
                 with conn.transaction(), conn.cursor() as cur:
-                    campaign_id = insert_campaign(cur, campaign, zips)
-                    cur.executemany(INSERT_ZIP, [zip_row(campaign_id, item) for item in zips])
+                    created = insert_campaign(cur, campaign, zips)
+                    cur.executemany(INSERT_ZIP, [zip_row(created, item) for item in zips])
 
             creators: dict[str, Creator] = dict(
                 zip(METHODS, (function_on(db), per_zip, many, function_on(old_db)), strict=True)

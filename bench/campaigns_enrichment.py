@@ -35,7 +35,7 @@ from bench.campaigns_common import (
 )
 from bench.common import commit_before, git, migrated_database, migrations_at, server_label, server_url
 from leadledger.db import Database
-from leadledger.db.migrations import Migration, MigrationRunner, discover
+from leadledger.db.migrations import Migration, MigrationRunner
 
 P6_SUBJECT = "Campaign enrichment: evaluate the items once per call"
 BUSINESSES = 14_000
@@ -54,11 +54,15 @@ class Side:
 
 
 @contextmanager
-def loaded(url: str, migrations: list[Migration], label: str) -> Iterator[Side]:
-    """A database migrated with ``migrations``, one campaign of BUSINESSES businesses, a pool."""
+def loaded(url: str, migrations: list[Migration] | None, label: str) -> Iterator[Side]:
+    """A database migrated with ``migrations`` (a past revision's, functions included), or with
+    today's migrations and current state (None); one campaign of BUSINESSES businesses, a pool."""
     with migrated_database(url, migrate=False) as db_url:
         with psycopg.connect(db_url, autocommit=True) as conn:
-            MigrationRunner(conn, migrations).upgrade()
+            if migrations is None:
+                MigrationRunner(conn).upgrade()
+            else:
+                MigrationRunner(conn, migrations, current=[]).upgrade()
         with pooled(db_url, 1) as db:
             campaign = create_campaign(db, f"enrichment bench ({label})")
             with psycopg.connect(db_url, autocommit=True) as conn:
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
             "baseline": stack.enter_context(
                 loaded(url, migrations_at(baseline, CAMPAIGN_PACKAGES), "baseline")
             ),
-            "candidate": stack.enter_context(loaded(url, discover(CAMPAIGN_PACKAGES), "candidate")),
+            "candidate": stack.enter_context(loaded(url, None, "candidate")),
         }
         rows: list[list[str]] = []
         workloads: list[tuple[str, Call, int]] = [

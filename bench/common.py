@@ -6,7 +6,6 @@ temporary directory. Timings are medians over repeated runs (the machines are sm
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import statistics
 import subprocess
@@ -22,7 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from leadledger.db.embedded import EmbeddedServer
-from leadledger.db.migrations import Migration, MigrationRunner, discover
+from leadledger.db.migrations import Migration, MigrationRunner
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -78,18 +77,27 @@ def commit_before(subject: str) -> str:
 
 
 def migrations_at(revision: str, packages: tuple[str, ...]) -> list[Migration]:
-    """The migrations of ``packages`` with their text (and rollback) as it was at ``revision``,
-    so that one run can measure the SQL before and after a change side by side."""
-
-    def at(package: str, relative: str) -> str:
-        return git("show", f"{revision}:src/{package.replace('.', '/')}/migrations/{relative}")
-
-    return [
-        dataclasses.replace(
-            m, sql=at(m.package, m.filename), rollback_sql=at(m.package, "rollback/" + m.filename)
-        )
-        for m in discover(packages)
-    ]
+    """The migrations of ``packages`` as they were at ``revision`` (the files that existed then,
+    with their text and rollback then), so that one run can measure the SQL before and after a
+    change side by side. Revisions before the current-state split (docs/sql-conventions.md) kept
+    every function in its migrations, so these alone build that revision's database: apply them
+    with ``MigrationRunner(conn, migrations, current=[])``."""
+    found: list[Migration] = []
+    for package in packages:
+        folder = f"src/{package.replace('.', '/')}/migrations/"
+        names = git("ls-tree", "--name-only", f"{revision}:{folder}").split()
+        for name in sorted(n for n in names if n.endswith(".sql")):
+            version, _, rest = name.partition("_")
+            found.append(
+                Migration(
+                    version=version,
+                    name=rest.removesuffix(".sql"),
+                    package=package,
+                    sql=git("show", f"{revision}:{folder}{name}"),
+                    rollback_sql=git("show", f"{revision}:{folder}rollback/{name}"),
+                )
+            )
+    return sorted(found, key=lambda m: m.version)
 
 
 def median_ms(samples: list[float]) -> float:

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from leadledger.api import create_app
 from leadledger.db import Database
+from leadledger.leads.client import LeadsClient
 from leadledger.leads.fake_whatsapp import FakeWhatsAppServer
 from tests.conftest import make_settings
 from tests.helpers import call_sql, fetch_sql, one, rows, value
@@ -495,7 +496,9 @@ def user_id(pg: Conn) -> str:
 
 
 def test_003_create_lead_with_conversation_signature(pg: Conn) -> None:
-    """The SQL block: seven parameters, two with defaults ('active', 'new'), RETURNS JSON."""
+    """The SQL block: seven parameters, two with defaults ('active', 'new'), RETURNS JSON; then
+    the organization (issue 10 adds parameters only last and with a default, so 003's calls
+    stand)."""
     row = one(
         pg,
         "SELECT pg_get_function_arguments(p.oid) AS args, pg_get_function_result(p.oid) AS result"
@@ -505,7 +508,7 @@ def test_003_create_lead_with_conversation_signature(pg: Conn) -> None:
     assert row["args"] == (
         "p_user_id uuid, p_customer_phone text, p_customer_name text, p_lead_type text, "
         "p_details text DEFAULT NULL::text, p_conversation_status text DEFAULT 'active'::text, "
-        "p_lead_status text DEFAULT 'new'::text"
+        "p_lead_status text DEFAULT 'new'::text, p_organization_id uuid DEFAULT NULL::uuid"
     )
 
 
@@ -526,11 +529,12 @@ def test_003_rollback_example(pg: Conn, user_id: str) -> None:
 def api(db_url: str, database: Database) -> Iterator[tuple[TestClient, dict[str, str]]]:
     user = new_member(database, "owner@example.com", "Owner")
     key = user.key
+    # The organization's WhatsApp number sends (issue 10), with the deployment's access token.
+    LeadsClient(database).link_whatsapp_number(user.user_id, "100200300400")
     with FakeWhatsAppServer(token="wa-token") as fake:
         settings = make_settings(
             db_url,
             whatsapp_api_base_url=fake.base_url,
-            whatsapp_phone_number_id="100200300400",
             whatsapp_access_token=SecretStr("wa-token"),
         )
         with TestClient(create_app(settings, database_url=db_url)) as test_client:

@@ -72,8 +72,15 @@ class Settings(BaseSettings):
     # WhatsApp Cloud API.
     whatsapp_api_base_url: str = "https://graph.facebook.com"
     whatsapp_api_version: str = "v21.0"
-    whatsapp_phone_number_id: str | None = None
-    whatsapp_access_token: SecretStr | None = None
+    whatsapp_phone_number_id: str | None = Field(
+        default=None,
+        description="No longer read: since issue 10 an organization sends from its own linked number "
+        "(`leadledger whatsapp link`); kept so that old environments still load.",
+    )
+    whatsapp_access_token: SecretStr | None = Field(
+        default=None,
+        description="Cloud API access token of the numbers linked without a token reference of their own.",
+    )
     whatsapp_app_secret: SecretStr | None = Field(
         default=None, description="Meta app secret: the webhook's X-Hub-Signature-256 is checked with it."
     )
