@@ -61,7 +61,9 @@ from tests.campaigns.conftest import (
     value,
 )
 from tests.conftest import make_settings
-from tests.tenants import LEDGER, Member, new_member
+from tests.tenants import LEDGER, EndUsers, Member, end_users, new_member
+
+EndUser = EndUsers
 
 #: What a cross-tenant call must leave as it was: the campaign tables and the organizations.
 WATCHED = (*GMAPS_TABLES, "organizations")
@@ -279,60 +281,12 @@ def claims(user: str | None, organization: str | None, **more: Any) -> dict[str,
     return found
 
 
-@dataclass
-class EndUser:
-    """A role like Supabase's authenticated (not a member of leadledger_service), allowed to
-    EXECUTE the campaign functions, inside a transaction that is rolled back."""
-
-    conn: Conn
-    role: str
-
-    @contextmanager
-    def acting(self, token: dict[str, Any] | None) -> Iterator[Conn]:
-        """A savepoint acting as the end-user role with these claims (None: no claims)."""
-        with self.conn.transaction():
-            self.conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.role)))
-            self.conn.execute(
-                "SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(token) if token else "",)
-            )
-            try:
-                yield self.conn
-            finally:
-                if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-                    self.conn.execute("RESET ROLE")
-                    self.conn.execute("SELECT set_config('request.jwt.claims', '', true)")
-
-    def call(self, token: dict[str, Any] | None, function: str, **params: Any) -> Envelope:
-        with self.acting(token) as c:
-            return call_sql(c, function, **params)
-
-    def fetch(
-        self, token: dict[str, Any] | None, function: str, **params: Any
-    ) -> list[dict[str, Any]] | psycopg.Error:
-        """The rows of a table-returning function, or the error it raised."""
-        try:
-            with self.acting(token) as c:
-                return fetch_sql(c, function, **params)
-        except psycopg.Error as exc:
-            return exc
-
-
 @contextmanager
 def end_user(conn: Conn, *, member_of: str | None = None) -> Iterator[EndUser]:
-    """A transaction, rolled back at the end, with a new end-user role (optionally ``IN ROLE
-    member_of``) that may execute every campaign function."""
-    role = f"lltest_end_user_{uuid.uuid4().hex[:8]}"
-    with conn.transaction(force_rollback=True):
-        conn.execute(
-            sql.SQL("CREATE ROLE {} NOLOGIN" + (" IN ROLE {}" if member_of else "")).format(
-                sql.Identifier(role), *([sql.Identifier(member_of)] if member_of else [])
-            )
-        )
-        for function in CAMPAIGN_FUNCTIONS:
-            conn.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role))
-            )
-        yield EndUser(conn, role)
+    """A role like Supabase's ``authenticated`` (tests/tenants.py), optionally ``IN ROLE
+    member_of``, that may execute every campaign function."""
+    with end_users(conn, CAMPAIGN_FUNCTIONS, member_of=member_of) as users:
+        yield users
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,7 +487,7 @@ def run_attempt(
     a_before = organization_digest(conn, w.a_org)
     wrong: list[Any] = []
     if attempt.kind in ("rows", "listing"):
-        found = user.fetch(token, attempt.function, **attempt.params)
+        found = user.fetch_or_error(token, attempt.function, **attempt.params)
         if attempt.kind == "listing" and code == "":
             if not isinstance(found, list) or {str(r["id"]) for r in found} & w.a_campaigns:
                 wrong.append(found)
@@ -581,12 +535,12 @@ def test_members_of_b_reach_nothing_of_a(world_db: tuple[Conn, World]) -> None:
                 ids = (w.a_campaign, w.a_business, w.a_pending, w.a_org, UNKNOWN_ID)
                 assert normalized(seen, *ids) == normalized(twin, *ids), attempt.name
             if attempt.kind == "rows":
-                twin_error = user.fetch(token, attempt.function, **missing_twin(attempt, w))
+                twin_error = user.fetch_or_error(token, attempt.function, **missing_twin(attempt, w))
                 assert isinstance(twin_error, psycopg.Error)
                 assert str(twin_error).replace(UNKNOWN_ID, "<id>") == str(
-                    user.fetch(token, attempt.function, **attempt.params)
+                    user.fetch_or_error(token, attempt.function, **attempt.params)
                 ).replace(w.a_campaign, "<id>")
-        listed = user.fetch(token, "list_campaigns")
+        listed = user.fetch_or_error(token, "list_campaigns")
         assert isinstance(listed, list)
         assert {str(r["id"]) for r in listed} == {w.b_campaign}  # B sees his own
 
@@ -681,7 +635,7 @@ def test_a_member_acts_in_his_organization(world_db: tuple[Conn, World]) -> None
     conn, w = world_db
     token = claims(w.a_user, w.a_org)
     with end_user(conn) as user:
-        listed = user.fetch(token, "list_campaigns")
+        listed = user.fetch_or_error(token, "list_campaigns")
         assert isinstance(listed, list)
         assert {str(r["id"]) for r in listed} == w.a_campaigns
         overview = user.call(token, "get_campaign_overview", p_campaign_id=w.a_campaign)
@@ -784,7 +738,7 @@ def test_a_member_acts_in_his_organization(world_db: tuple[Conn, World]) -> None
         ):
             result = user.call(token, function, **params)
             assert result["success"] is True, (function, result)
-        pending = user.fetch(
+        pending = user.fetch_or_error(
             token, "get_businesses_for_enrichment", p_campaign_id=w.a_campaign, p_enrichment_type="facebook"
         )
         assert isinstance(pending, list)
@@ -793,7 +747,7 @@ def test_a_member_acts_in_his_organization(world_db: tuple[Conn, World]) -> None
             {"sub": w.a_user, "app_metadata": {"organization_id": w.a_org}}
         ) as c:  # a custom hook's claim
             assert {str(r["id"]) for r in fetch_sql(c, "list_campaigns")} >= w.a_campaigns
-        assert user.fetch(token, "is_valid_status_transition", p_from="draft", p_to="running") == [
+        assert user.fetch_or_error(token, "is_valid_status_transition", p_from="draft", p_to="running") == [
             {"is_valid_status_transition": True}
         ]
         assert_children_follow_their_parents(conn)

@@ -20,7 +20,6 @@ Every cross-tenant attempt is counted in ``tests.tenants.LEDGER``.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +30,6 @@ from uuid import UUID
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from leadledger.db import Database, ReferencedRecordNotFoundError
 from leadledger.db.migrations import MigrationRunner, discover
@@ -39,8 +37,9 @@ from leadledger.etl.client import EtlClient
 from leadledger.etl.models import EtlState
 from tests.db.test_current_state import as_landed
 from tests.etl.conftest import new_row
-from tests.helpers import Conn, Envelope, call_sql, fetch_sql, rows, value
-from tests.tenants import LEDGER, Member, new_member
+from tests.helpers import Conn, rows, value
+from tests.tenants import LEDGER, EndUsers, Member, new_member
+from tests.tenants import end_users as shared_end_users
 
 #: What an end user's role may EXECUTE: every ETL function that acts on an organization's rows.
 FUNCTIONS: tuple[str, ...] = (
@@ -133,66 +132,12 @@ def organization_state(conn: Conn, organization: UUID) -> dict[str, tuple[int, s
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class EndUsers:
-    conn: Conn
-    role: str
-
-    @contextmanager
-    def acting(self, token: dict[str, Any] | None) -> Iterator[Conn]:
-        """Inside a savepoint: the end-user role, with these claims (None: no claims at all)."""
-        with self.conn.transaction():
-            self.conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.role)))
-            self.conn.execute(
-                "SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(token) if token else "",)
-            )
-            try:
-                yield self.conn
-            finally:
-                if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-                    self.conn.execute("RESET ROLE")
-                    self.conn.execute("SELECT set_config('request.jwt.claims', '', true)")
-
-    def call(self, token: dict[str, Any] | None, function: str, **params: Any) -> Envelope:
-        with self.acting(token) as c:
-            return call_sql(c, function, **params)
-
-    def fetch(self, token: dict[str, Any] | None, function: str, **params: Any) -> list[dict[str, Any]]:
-        with self.acting(token) as c:
-            return fetch_sql(c, function, **params)
-
-    def error(self, token: dict[str, Any] | None, function: str, **params: Any) -> psycopg.Error | None:
-        """The error a table-returning function raises for this caller (None: it answered)."""
-        try:
-            self.fetch(token, function, **params)
-        except psycopg.Error as exc:
-            return exc
-        return None
-
-    def select(self, token: dict[str, Any] | None, table: str, column: str) -> list[UUID]:
-        """The organizations of the rows this caller reads from ``table`` directly."""
-        with self.acting(token) as c:
-            return [UUID(str(r[column])) for r in rows(c, f"SELECT {column} FROM {table}")]
-
-
 @contextmanager
 def end_users(conn: Conn) -> Iterator[EndUsers]:
-    """A transaction, rolled back at the end, with a role like Supabase's ``authenticated``: not a
-    member of leadledger_service, allowed to EXECUTE :data:`FUNCTIONS` and, as if granted by
-    mistake, to use etl_api and SELECT the tables of :data:`TABLES`."""
-    role = f"lltest_etl_user_{uuid.uuid4().hex[:8]}"
-    with conn.transaction(force_rollback=True):
-        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA etl_api TO {}").format(sql.Identifier(role)))
-        for function in FUNCTIONS:
-            conn.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role))
-            )
-        for table in TABLES:
-            conn.execute(
-                sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(sql.SQL(table), sql.Identifier(role))
-            )
-        yield EndUsers(conn, role)
+    """A role like Supabase's ``authenticated`` (tests/tenants.py), allowed to EXECUTE
+    :data:`FUNCTIONS` and, as if granted by mistake, to use etl_api and SELECT :data:`TABLES`."""
+    with shared_end_users(conn, FUNCTIONS, tables=TABLES, schemas=["etl_api"]) as users:
+        yield users
 
 
 def next_state(table: str) -> str:

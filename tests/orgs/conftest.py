@@ -18,7 +18,6 @@ key) and B (owner and member, with keys); cross-tenant tests act as B's people o
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -29,10 +28,11 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 import leadledger.orgs
 from tests.helpers import Conn, Envelope, call_sql, fetch_sql, ok, tables_state
+from tests.tenants import EndUsers, claims  # noqa: F401 - claims is re-exported for the test modules
+from tests.tenants import end_users as shared_end_users
 
 #: The tables of the organizations domain: a refused call changes none of them.
 ORG_TABLES: tuple[str, ...] = ("organizations", "organization_members", "app_users", "api_keys")
@@ -188,66 +188,12 @@ def make_tenants(conn: Conn) -> Tenants:
 # ---------------------------------------------------------------------------------------------
 
 
-def claims(user: str | None, organization: str | None, **more: Any) -> dict[str, Any]:
-    """A Supabase user's JWT claims naming his organization (the top-level claim)."""
-    found: dict[str, Any] = {"role": "authenticated", **more}
-    if user is not None:
-        found["sub"] = user
-    if organization is not None:
-        found["organization_id"] = organization
-    return found
-
-
-@dataclass
-class EndUsers:
-    conn: Conn
-    role: str
-
-    @contextmanager
-    def acting(self, token: dict[str, Any] | None) -> Iterator[Conn]:
-        """Inside a savepoint: the end-user role, with these claims (None: no claims at all)."""
-        with self.conn.transaction():
-            self.conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(self.role)))
-            self.conn.execute(
-                "SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(token) if token else "",)
-            )
-            try:
-                yield self.conn
-            finally:
-                if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-                    self.conn.execute("RESET ROLE")
-                    self.conn.execute("SELECT set_config('request.jwt.claims', '', true)")
-
-    def call(self, token: dict[str, Any] | None, function: str, **params: Any) -> Envelope:
-        with self.acting(token) as c:
-            return call_sql(c, function, **params)
-
-    def fetch(self, token: dict[str, Any] | None, function: str, **params: Any) -> list[dict[str, Any]]:
-        with self.acting(token) as c:
-            return fetch_sql(c, function, **params)
-
-    def error(self, token: dict[str, Any] | None, function: str, **params: Any) -> psycopg.Error:
-        """The error a table-returning function raises for this caller."""
-        try:
-            self.fetch(token, function, **params)
-        except psycopg.Error as exc:
-            return exc
-        raise AssertionError(f"{function} did not refuse")
-
-
 @contextmanager
 def end_users(conn: Conn) -> Iterator[EndUsers]:
-    """A transaction, rolled back at the end, with a role like Supabase's ``authenticated``: not
-    a member of leadledger_service, allowed to EXECUTE the domain's end-user functions
-    (:data:`END_USER_FUNCTIONS`) and nothing else."""
-    role = f"lltest_end_user_{uuid.uuid4().hex[:8]}"
-    with conn.transaction(force_rollback=True):
-        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
-        for function in END_USER_FUNCTIONS:
-            conn.execute(
-                sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(sql.SQL(function), sql.Identifier(role))
-            )
-        yield EndUsers(conn, role)
+    """A role like Supabase's ``authenticated`` allowed to EXECUTE the domain's end-user
+    functions (:data:`END_USER_FUNCTIONS`) and nothing else (tests/tenants.py)."""
+    with shared_end_users(conn, END_USER_FUNCTIONS) as users:
+        yield users
 
 
 # ---------------------------------------------------------------------------------------------

@@ -144,6 +144,33 @@ END
 $$;
 SELECT leadledger.secure_function('public.list_api_keys(uuid, uuid)', true);
 
+-- org_lock_managed_key: the API key a revoke or rotate acts on, locked (FOR UPDATE), once the
+-- caller is known to manage it: org_scope first, then a key of another organization is 'API key
+-- not found' (23503) like a missing one, then the acting user needs the role org_role_to_manage
+-- names (admins: their own keys and members'; owners: any).
+CREATE OR REPLACE FUNCTION leadledger.org_lock_managed_key(
+    p_api_key_id uuid, p_organization_id uuid, p_acting_user_id uuid
+)
+RETURNS public.api_keys
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_organization uuid := leadledger.org_scope(p_organization_id);
+    v_actor uuid := leadledger.org_acting_user(p_acting_user_id);
+    v_key public.api_keys;
+BEGIN
+    SELECT * INTO v_key FROM public.api_keys
+     WHERE id = p_api_key_id AND (v_organization IS NULL OR organization_id = v_organization) FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM leadledger.raise_error('23503', 'API key not found');
+    END IF;
+    PERFORM leadledger.org_require_role(v_key.organization_id, v_actor,
+                                        leadledger.org_role_to_manage(v_key.organization_id, v_actor, v_key.user_id));
+    RETURN v_key;
+END
+$$;
+
 -- revoke_api_key: revokes one key at once (the next request with it is refused); idempotent
 -- (revoking a revoked key changes nothing and says so). Admins: their own keys and members';
 -- owners: any.
@@ -162,19 +189,9 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_organization uuid;
-    v_actor uuid;
     v_key public.api_keys;
 BEGIN
-    v_organization := leadledger.org_scope(p_organization_id);
-    SELECT * INTO v_key FROM public.api_keys
-     WHERE id = p_api_key_id AND (v_organization IS NULL OR organization_id = v_organization) FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM leadledger.raise_error('23503', 'API key not found');
-    END IF;
-    v_actor := leadledger.org_acting_user(p_acting_user_id);
-    PERFORM leadledger.org_require_role(v_key.organization_id, v_actor,
-                                        leadledger.org_role_to_manage(v_key.organization_id, v_actor, v_key.user_id));
+    v_key := leadledger.org_lock_managed_key(p_api_key_id, p_organization_id, p_acting_user_id);
     UPDATE public.api_keys SET revoked_at = now() WHERE id = p_api_key_id AND revoked_at IS NULL;
     RETURN leadledger.ok_envelope(jsonb_build_object(
         'api_key_id', p_api_key_id, 'organization_id', v_key.organization_id,
@@ -207,23 +224,13 @@ SET statement_timeout = '30s'
 AS $$
 DECLARE
     v_state text; v_message text; v_detail text; v_context text;
-    v_organization uuid;
-    v_actor uuid;
     v_key public.api_keys;
     v_new uuid;
 BEGIN
-    v_organization := leadledger.org_scope(p_organization_id);
     IF p_new_key_hash IS NULL OR p_new_key_hash !~ '^[0-9a-f]{64}$' THEN
         PERFORM leadledger.invalid_parameter('p_new_key_hash', 'must be a hex SHA-256 digest');
     END IF;
-    SELECT * INTO v_key FROM public.api_keys
-     WHERE id = p_api_key_id AND (v_organization IS NULL OR organization_id = v_organization) FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM leadledger.raise_error('23503', 'API key not found');
-    END IF;
-    v_actor := leadledger.org_acting_user(p_acting_user_id);
-    PERFORM leadledger.org_require_role(v_key.organization_id, v_actor,
-                                        leadledger.org_role_to_manage(v_key.organization_id, v_actor, v_key.user_id));
+    v_key := leadledger.org_lock_managed_key(p_api_key_id, p_organization_id, p_acting_user_id);
     IF v_key.revoked_at IS NOT NULL THEN
         PERFORM leadledger.raise_error('P0001', 'The API key is revoked; create a new one');
     END IF;
