@@ -105,6 +105,28 @@ END
 $$;
 SELECT leadledger.secure_function('public.list_organization_members(uuid)', true);
 
+-- org_lock_organization: the organization a membership change acts on, after org_scope
+-- (required: a change names one), locked FOR UPDATE so that changes of one organization's
+-- owners run one after another; 'Organization not found' (23503) when there is none.
+CREATE OR REPLACE FUNCTION leadledger.org_lock_organization(p_organization_id uuid)
+RETURNS uuid
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_organization uuid := leadledger.org_scope(p_organization_id);
+BEGIN
+    IF v_organization IS NULL THEN
+        PERFORM leadledger.invalid_parameter('p_organization_id', 'is required');
+    END IF;
+    PERFORM 1 FROM public.organizations WHERE id = v_organization FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM leadledger.raise_error('23503', 'Organization not found');
+    END IF;
+    RETURN v_organization;
+END
+$$;
+
 -- set_organization_member: adds a user to an organization with a role, or changes the role of a
 -- member. p_acting_user_id is the user the service acts for (the HTTP API's caller); an end user
 -- acts as himself.
@@ -131,11 +153,6 @@ DECLARE
     v_actor uuid;
     v_current text;
 BEGIN
-    v_organization := leadledger.org_scope(p_organization_id);
-    v_actor := leadledger.org_acting_user(p_acting_user_id);
-    IF v_organization IS NULL THEN
-        PERFORM leadledger.invalid_parameter('p_organization_id', 'is required');
-    END IF;
     IF p_user_id IS NULL THEN
         PERFORM leadledger.invalid_parameter('p_user_id', 'is required');
     END IF;
@@ -143,10 +160,8 @@ BEGIN
         PERFORM leadledger.invalid_parameter('p_role', format('must be owner, admin or member, got %s',
                                                               coalesce(quote_literal(p_role), 'nothing')));
     END IF;
-    PERFORM 1 FROM public.organizations WHERE id = v_organization FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM leadledger.raise_error('23503', 'Organization not found');
-    END IF;
+    v_organization := leadledger.org_lock_organization(p_organization_id);
+    v_actor := leadledger.org_acting_user(p_acting_user_id);
     IF NOT EXISTS (SELECT 1 FROM public.app_users WHERE id = p_user_id) THEN
         PERFORM leadledger.raise_error('23503', 'User not found', format('no user with id %s', p_user_id));
     END IF;
@@ -196,15 +211,8 @@ DECLARE
     v_current text;
     v_revoked integer;
 BEGIN
-    v_organization := leadledger.org_scope(p_organization_id);
+    v_organization := leadledger.org_lock_organization(p_organization_id);
     v_actor := leadledger.org_acting_user(p_acting_user_id);
-    IF v_organization IS NULL THEN
-        PERFORM leadledger.invalid_parameter('p_organization_id', 'is required');
-    END IF;
-    PERFORM 1 FROM public.organizations WHERE id = v_organization FOR UPDATE;
-    IF NOT FOUND THEN
-        PERFORM leadledger.raise_error('23503', 'Organization not found');
-    END IF;
     SELECT role INTO v_current FROM public.organization_members
      WHERE organization_id = v_organization AND user_id = p_user_id FOR UPDATE;
     IF NOT FOUND THEN
