@@ -451,9 +451,12 @@ def test_a_message_sent_but_not_recorded_says_it_was_sent(env: Env, conn: psycop
         json={"to": "+15125550199", "message": "hi", "createLead": True, "customerName": "Sam"},
     )
     assert response.status_code == 409, response.text
-    body = response.json()
-    assert (body["sent"], body["error"]) == (True, "injected failure")
-    assert body["wa_message_id"] == env.fake.sent[0]["id"]
+    assert response.json() == {  # the one error body, plus what the caller must know: it went out
+        "error": "injected failure",
+        "error_code": "P0001",
+        "sent": True,
+        "wa_message_id": env.fake.sent[0]["id"],
+    }
     assert counts(conn) == (0, 0, 0)  # the record was all or nothing
 
 
