@@ -8,16 +8,6 @@
 -- (organization_id, or app_metadata.organization_id), and be a member of it. Anything less is
 -- refused: no claims, a token without a user, a custom role made IN ROLE authenticated.
 
--- org_claims: the request's JWT claims as PostgREST sets them (request.jwt.claims), or NULL.
-CREATE OR REPLACE FUNCTION leadledger.org_claims()
-RETURNS jsonb
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb
-$$;
-
 -- org_is_service: does the call come from the service? The invoking role is the one PostgREST
 -- switched to (the role setting, which SECURITY DEFINER functions do not change), else the
 -- session's login role; it must hold leadledger_service's privileges (a superuser does).
@@ -31,26 +21,37 @@ AS $$
                        'leadledger_service', 'MEMBER')
 $$;
 
--- org_claimed_user / org_claimed_organization: what the claims say (NULL when absent or not a
--- UUID). The organization is the top-level organization_id claim, else app_metadata's (which
--- Supabase lets only the service set; user_metadata, which users edit, is never read).
-CREATE OR REPLACE FUNCTION leadledger.org_claimed_user()
-RETURNS uuid
-LANGUAGE sql
+-- org_claimed: what the request's JWT claims (request.jwt.claims, as PostgREST sets them) say:
+-- the user (sub) and the organization (the top-level
+-- organization_id claim, else app_metadata's, which Supabase lets only the service set;
+-- user_metadata, which users edit, is never read); each NULL when absent or not a UUID.
+-- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined and runs its query through
+-- the executor on every call; this one reads the claims once per call (docs/benchmarks.md,
+-- tenancy overhead).
+CREATE OR REPLACE FUNCTION leadledger.org_claimed(OUT user_id uuid, OUT organization_id uuid)
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT leadledger.uuid_or_null(leadledger.org_claims() ->> 'sub')
+DECLARE
+    v_claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+BEGIN
+    user_id := leadledger.uuid_or_null(v_claims ->> 'sub');
+    organization_id := leadledger.uuid_or_null(coalesce(v_claims ->> 'organization_id',
+                                                        v_claims #>> '{app_metadata,organization_id}'));
+END
 $$;
 
-CREATE OR REPLACE FUNCTION leadledger.org_claimed_organization()
+-- org_claimed_user: the claims' user (org_claimed), NULL when absent or not a UUID.
+CREATE OR REPLACE FUNCTION leadledger.org_claimed_user()
 RETURNS uuid
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT leadledger.uuid_or_null(coalesce(leadledger.org_claims() ->> 'organization_id',
-                                            leadledger.org_claims() #>> '{app_metadata,organization_id}'))
+BEGIN
+    RETURN (leadledger.org_claimed()).user_id;
+END
 $$;
 
 -- leadledger_rls.organization_id: for row level security: the organization the claims name when
@@ -66,9 +67,8 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT m.organization_id
-      FROM public.organization_members m
-     WHERE m.user_id = leadledger.org_claimed_user()
-       AND m.organization_id = leadledger.org_claimed_organization()
+      FROM leadledger.org_claimed() c
+      JOIN public.organization_members m ON m.user_id = c.user_id AND m.organization_id = c.organization_id
 $$;
 GRANT EXECUTE ON FUNCTION leadledger_rls.organization_id() TO PUBLIC;
 
@@ -83,15 +83,18 @@ AS $$
     SELECT CASE p_role WHEN 'owner' THEN 3 WHEN 'admin' THEN 2 WHEN 'member' THEN 1 END
 $$;
 
--- org_member_role: a user's role in an organization, NULL when not a member.
+-- org_member_role: a user's role in an organization, NULL when not a member (by the primary
+-- key). PL/pgSQL so that its query is planned once per session, not on every call.
 CREATE OR REPLACE FUNCTION leadledger.org_member_role(p_organization_id uuid, p_user_id uuid)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT m.role FROM public.organization_members m
-     WHERE m.organization_id = p_organization_id AND m.user_id = p_user_id
+BEGIN
+    RETURN (SELECT m.role FROM public.organization_members m
+             WHERE m.organization_id = p_organization_id AND m.user_id = p_user_id);
+END
 $$;
 
 -- org_scope: the organization a call is confined to, checked; every end-user function calls it
@@ -111,14 +114,16 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_claimed record;
     v_user uuid;
     v_organization uuid;
 BEGIN
     IF leadledger.org_is_service() THEN
         RETURN p_organization_id;
     END IF;
-    v_user := leadledger.org_claimed_user();
-    v_organization := leadledger.org_claimed_organization();
+    v_claimed := leadledger.org_claimed();
+    v_user := v_claimed.user_id;
+    v_organization := v_claimed.organization_id;
     IF v_user IS NULL OR v_organization IS NULL
        OR leadledger.org_member_role(v_organization, v_user) IS NULL THEN
         PERFORM leadledger.raise_error('42501', 'Not allowed: sign in as a member of an organization',
