@@ -111,14 +111,18 @@ GRANT EXECUTE ON FUNCTION leadledger.validate_object(jsonb, text, jsonb) TO lead
 GRANT EXECUTE ON FUNCTION leadledger.require_array(jsonb, text, integer) TO leadledger_service;
 
 -- uuid_or_null: the UUID in p_text, or NULL when it is not one (never raises): for reading ids
--- out of JSON and JWT claims before deciding what to say about them.
+-- out of JSON and JWT claims before deciding what to say about them. PL/pgSQL, not SQL: with its
+-- SET clause a SQL function is never inlined and is planned again in every transaction
+-- (docs/sql-conventions.md, "Small helpers").
 CREATE OR REPLACE FUNCTION leadledger.uuid_or_null(p_text text)
 RETURNS uuid
-LANGUAGE sql
+LANGUAGE plpgsql
 IMMUTABLE
 PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN p_text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN p_text::uuid END
+BEGIN
+    RETURN CASE WHEN p_text ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN p_text::uuid END;
+END
 $$;
 GRANT EXECUTE ON FUNCTION leadledger.uuid_or_null(text) TO leadledger_service;

@@ -67,12 +67,14 @@ $$;
 -- a user, of an organization he is a member of. A lead that is not reads as 'Lead not found'.
 CREATE OR REPLACE FUNCTION leadledger.lead_visible(p_lead_organization uuid, p_organization_id uuid, p_user_id uuid)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT (p_organization_id IS NULL OR p_lead_organization = p_organization_id)
-       AND (p_user_id IS NULL OR leadledger.org_member_role(p_lead_organization, p_user_id) IS NOT NULL)
+BEGIN
+    RETURN (p_organization_id IS NULL OR p_lead_organization = p_organization_id)
+       AND (p_user_id IS NULL OR leadledger.org_member_role(p_lead_organization, p_user_id) IS NOT NULL);
+END
 $$;
 
 -- lead_normalize_phone: E.164 from a number as people write it ("+1 (512) 555-0100", "0044 20 ...",

@@ -13,21 +13,21 @@
 -- session's login role; it must hold leadledger_service's privileges (a superuser does).
 CREATE OR REPLACE FUNCTION leadledger.org_is_service()
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name,
-                       'leadledger_service', 'MEMBER')
+BEGIN
+    RETURN pg_has_role(coalesce(nullif(current_setting('role'), 'none'), session_user::text)::name,
+                       'leadledger_service', 'MEMBER');
+END
 $$;
 
 -- org_claimed: what the request's JWT claims (request.jwt.claims, as PostgREST sets them) say:
 -- the user (sub) and the organization (the top-level
 -- organization_id claim, else app_metadata's, which Supabase lets only the service set;
 -- user_metadata, which users edit, is never read); each NULL when absent or not a UUID.
--- PL/pgSQL, not SQL: a SQL function with a SET clause is never inlined and runs its query through
--- the executor on every call; this one reads the claims once per call (docs/benchmarks.md,
--- tenancy overhead).
+-- Read once per call (docs/sql-conventions.md, "Small helpers").
 CREATE OR REPLACE FUNCTION leadledger.org_claimed(OUT user_id uuid, OUT organization_id uuid)
 LANGUAGE plpgsql
 STABLE
@@ -84,7 +84,7 @@ AS $$
 $$;
 
 -- org_member_role: a user's role in an organization, NULL when not a member (by the primary
--- key). PL/pgSQL so that its query is planned once per session, not on every call.
+-- key).
 CREATE OR REPLACE FUNCTION leadledger.org_member_role(p_organization_id uuid, p_user_id uuid)
 RETURNS text
 LANGUAGE plpgsql
@@ -142,11 +142,13 @@ $$;
 -- itself: the CLI, a worker).
 CREATE OR REPLACE FUNCTION leadledger.org_acting_user(p_user_id uuid DEFAULT NULL)
 RETURNS uuid
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN leadledger.org_is_service() THEN p_user_id ELSE leadledger.org_claimed_user() END
+BEGIN
+    RETURN CASE WHEN leadledger.org_is_service() THEN p_user_id ELSE leadledger.org_claimed_user() END;
+END
 $$;
 
 -- org_require_role: 42501 unless the acting user holds at least p_role in the organization. The
@@ -175,23 +177,27 @@ $$;
 -- user's role, so an admin who could mint or rotate an owner's key would be an owner).
 CREATE OR REPLACE FUNCTION leadledger.org_role_to_manage(p_organization_id uuid, p_acting_user uuid, p_user_id uuid)
 RETURNS text
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN p_user_id IS DISTINCT FROM p_acting_user
+BEGIN
+    RETURN CASE WHEN p_user_id IS DISTINCT FROM p_acting_user
                  AND leadledger.org_member_role(p_organization_id, p_user_id) IN ('owner', 'admin')
-                THEN 'owner' ELSE 'admin' END
+                THEN 'owner' ELSE 'admin' END;
+END
 $$;
 
 -- org_default: the deployment's default organization (20261202040000_organizations creates it).
 CREATE OR REPLACE FUNCTION leadledger.org_default()
 RETURNS uuid
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT id FROM public.organizations WHERE is_default
+BEGIN
+    RETURN (SELECT id FROM public.organizations WHERE is_default);
+END
 $$;
 
 -- org_of_user: the one organization a user belongs to, for a service call that names a user but
