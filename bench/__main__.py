@@ -9,6 +9,7 @@ from bench import (
     campaigns_stats,
     clone_speed,
     rpc_overhead,
+    tenancy_overhead,
 )
 
 for module in (
@@ -20,6 +21,7 @@ for module in (
     campaigns_costs,
     campaigns_enrichment,
     campaigns_latency,
+    tenancy_overhead,
 ):
     module.main()
     print()

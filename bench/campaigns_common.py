@@ -398,10 +398,12 @@ def run_clients(clients: int, calls: int, make_worker: Callable[[int], Worker], 
 
 
 def sql_fingerprint() -> str:
-    """Which campaign SQL was measured (the migrations change; a table names its version), and
-    how busy the machine was when the benchmark started (other work shares its 2 cores)."""
+    """Which campaign SQL was measured (its migrations and current-state files change; a table
+    names its version), and how busy the machine was when the benchmark started (other work
+    shares its 2 cores)."""
     digest = hashlib.sha256()
-    for path in sorted((Path(leadledger.__file__).parent / "campaigns" / "migrations").glob("*.sql")):
+    campaigns = Path(leadledger.__file__).parent / "campaigns"
+    for path in sorted([*campaigns.glob("migrations/*.sql"), *campaigns.glob("sql/*.sql")]):
         digest.update(path.read_bytes())
     return f"campaign SQL sha256 {digest.hexdigest()[:12]}, load average {os.getloadavg()[0]:.1f} at start"
 

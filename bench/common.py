@@ -21,7 +21,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from leadledger.db.embedded import EmbeddedServer
-from leadledger.db.migrations import Migration, MigrationRunner
+from leadledger.db.migrations import CurrentFile, Migration, MigrationRunner
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -85,8 +85,7 @@ def migrations_at(revision: str, packages: tuple[str, ...]) -> list[Migration]:
     found: list[Migration] = []
     for package in packages:
         folder = f"src/{package.replace('.', '/')}/migrations/"
-        names = git("ls-tree", "--name-only", f"{revision}:{folder}").split()
-        for name in sorted(n for n in names if n.endswith(".sql")):
+        for name in _sql_files_at(revision, folder):
             version, _, rest = name.partition("_")
             found.append(
                 Migration(
@@ -98,6 +97,26 @@ def migrations_at(revision: str, packages: tuple[str, ...]) -> list[Migration]:
                 )
             )
     return sorted(found, key=lambda m: m.version)
+
+
+def current_at(revision: str, packages: tuple[str, ...]) -> list[CurrentFile]:
+    """The current-state files of ``packages`` as they were at ``revision`` (none before the
+    split): with :func:`migrations_at`, ``MigrationRunner(conn, migrations, current=files)``
+    builds that revision's database."""
+    found: list[CurrentFile] = []
+    for package in packages:
+        folder = f"src/{package.replace('.', '/')}/sql/"
+        for name in _sql_files_at(revision, folder):
+            found.append(CurrentFile(package, name, git("show", f"{revision}:{folder}{name}")))
+    return found
+
+
+def _sql_files_at(revision: str, folder: str) -> list[str]:
+    """The ``.sql`` files directly in ``folder`` at ``revision``, sorted (none if it did not exist)."""
+    command = ["git", "ls-tree", "--name-only", f"{revision}:{folder}"]
+    listed = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+    names = listed.stdout.split() if listed.returncode == 0 else []
+    return sorted(n for n in names if n.endswith(".sql"))
 
 
 def median_ms(samples: list[float]) -> float:
